@@ -1,0 +1,35 @@
+# pg_governor: PGXS build.  make && make install; tests: make installcheck
+# (each suite can be run alone by blanking the others, as .ci/run does).
+
+MODULE_big = pg_governor
+OBJS = \
+	extension/pg_governor.o \
+	extension/registry.o \
+	extension/rules.o \
+	extension/admission.o \
+	extension/events.o \
+	extension/worker.o \
+	extension/views.o \
+	extension/admin.o
+
+EXTENSION = pg_governor
+DATA = extension/pg_governor--1.0.sql
+PGFILEDESC = "pg_governor - connection governance inside PostgreSQL"
+
+PG_CPPFLAGS = -I$(srcdir)/extension
+# -Wextra trips on PostgreSQL's own headers for these two only.
+PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
+	-Wno-sign-compare -Wno-cast-function-type
+
+NO_LOCALE = 1
+REGRESS = setup views rules admin
+REGRESS_OPTS = --temp-instance=./tmp_check_regress --temp-config=$(srcdir)/test/pg_governor.conf
+ISOLATION = pool_counts
+ISOLATION_OPTS = --temp-instance=./tmp_check_iso --temp-config=$(srcdir)/test/pg_governor.conf \
+	--inputdir=$(srcdir)/test
+TAP_TESTS = 1
+PROVE_TESTS ?= test/t/*.pl
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

@@ -1,0 +1,181 @@
+/*-------------------------------------------------------------------------
+ *
+ * compat.h
+ *		Every PostgreSQL 13..18 difference pg_governor meets, in one place.
+ *		The rest of the code calls these names and never tests
+ *		PG_VERSION_NUM itself.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PG_GOVERNOR_COMPAT_H
+#define PG_GOVERNOR_COMPAT_H
+
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/proc.h"
+#include "utils/elog.h"
+#include "utils/tuplestore.h"
+
+#if PG_VERSION_NUM >= 140000
+#include "utils/backend_status.h"
+#include "utils/wait_event.h"
+#endif
+#if PG_VERSION_NUM >= 170000
+#include "storage/procnumber.h"
+#endif
+
+/* This backend's PGPROC number: the registry index. */
+#if PG_VERSION_NUM >= 170000
+#define gov_my_procno()			((int) MyProcNumber)
+#define gov_proc_lxid(proc)		((proc)->vxid.lxid)
+#else
+#define gov_my_procno()			(MyProc->pgprocno)
+#define gov_proc_lxid(proc)		((proc)->lxid)
+#endif
+
+/* Shared memory must be requested from shmem_request_hook from 15 on. */
+#if PG_VERSION_NUM >= 150000
+#define GOV_HAVE_SHMEM_REQUEST_HOOK 1
+#endif
+
+/*
+ * MaxBackends is valid in shmem_request_hook (15+); before that it is still
+ * 0 while preloading, so compute it the way InitializeMaxBackends will.
+ */
+#if PG_VERSION_NUM >= 150000
+#define gov_max_backends()		(MaxBackends)
+#else
+#include "postmaster/autovacuum.h"
+#include "replication/walsender.h"
+static inline int
+gov_max_backends(void)
+{
+	return MaxConnections + autovacuum_max_workers + 1 +
+		max_worker_processes + max_wal_senders;
+}
+#endif
+
+/* Reserve the GUC prefix. */
+#if PG_VERSION_NUM >= 150000
+#define gov_reserve_guc_prefix(p)	MarkGUCPrefixReserved(p)
+#else
+#define gov_reserve_guc_prefix(p)	EmitWarningsOnPlaceholders(p)
+#endif
+
+/* Materialized set-returning functions. */
+#if PG_VERSION_NUM >= 150000
+#define gov_init_srf(fcinfo)	InitMaterializedSRF((fcinfo), 0)
+#else
+static inline void
+gov_init_srf(FunctionCallInfo fcinfo)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext oldcxt;
+	TupleDesc	tupdesc;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		!(rsinfo->allowedModes & SFRM_Materialize))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+	oldcxt = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = tuplestore_begin_heap(true, false, work_mem);
+	rsinfo->setDesc = CreateTupleDescCopy(tupdesc);
+	MemoryContextSwitchTo(oldcxt);
+}
+#endif
+
+/* Drop this backend's snapshot of other backends' status. */
+#if PG_VERSION_NUM >= 140000
+#define gov_clear_status_snapshot()	pgstat_clear_backend_activity_snapshot()
+#else
+#define gov_clear_status_snapshot()	pgstat_clear_snapshot()
+#endif
+
+/*
+ * Direct access to our own PgBackendStatus entry (14+ exports MyBEEntry).
+ * 13 keeps it static: there the views fall back to the local snapshot.
+ */
+#if PG_VERSION_NUM >= 140000
+#define GOV_HAVE_MYBEENTRY 1
+#define gov_my_beentry()		((volatile void *) MyBEEntry)
+#else
+#define gov_my_beentry()		((volatile void *) NULL)
+#endif
+
+/* i-th entry (1-based) of the local backend-status snapshot. */
+#if PG_VERSION_NUM >= 160000
+#define gov_local_beentry(i)	pgstat_get_local_beentry_by_index(i)
+#else
+#define gov_local_beentry(i)	pgstat_fetch_stat_local_beentry(i)
+#endif
+
+/* 18 shows sessions still authenticating as STATE_STARTING. */
+#if PG_VERSION_NUM >= 180000
+#define GOV_STATE_IS_STARTING(s)	((s) == STATE_STARTING)
+#else
+#define GOV_STATE_IS_STARTING(s)	false
+#endif
+
+/* SQLSTATEs that only newer servers name. */
+#define GOV_ERRCODE_IDLE_IN_XACT_TIMEOUT	MAKE_SQLSTATE('2','5','P','0','3')
+#define GOV_ERRCODE_IDLE_SESSION_TIMEOUT	MAKE_SQLSTATE('5','7','P','0','5')
+#if PG_VERSION_NUM >= 170000
+#define GOV_ERRCODE_TRANSACTION_TIMEOUT		MAKE_SQLSTATE('2','5','P','0','4')
+#else
+/* Servers before 17 have no 25P04; clients there know 57P01. */
+#define GOV_ERRCODE_TRANSACTION_TIMEOUT		ERRCODE_ADMIN_SHUTDOWN
+#endif
+
+/* Role OIDs for privilege checks. */
+#if PG_VERSION_NUM >= 140000
+#define GOV_ROLE_READ_ALL_STATS		ROLE_PG_READ_ALL_STATS
+#define GOV_ROLE_SIGNAL_BACKEND		ROLE_PG_SIGNAL_BACKEND
+#else
+#define GOV_ROLE_READ_ALL_STATS		DEFAULT_ROLE_READ_ALL_STATS
+#define GOV_ROLE_SIGNAL_BACKEND		DEFAULT_ROLE_SIGNAL_BACKENDID
+#endif
+
+/* Strings returned by GUC check hooks. */
+#if PG_VERSION_NUM >= 160000
+#define gov_guc_strdup(s)		guc_strdup(LOG, (s))
+#else
+#define gov_guc_strdup(s)		strdup(s)
+#endif
+
+/* Decode wait events: declared in pgstat.h (13) or utils/wait_event.h. */
+
+/* ExecutorRun_hook lost its execute_once argument in 18. */
+#if PG_VERSION_NUM >= 180000
+#define GOV_EXECUTOR_RUN_ARGS	QueryDesc *queryDesc, ScanDirection direction, uint64 count
+#define GOV_EXECUTOR_RUN_PASS	queryDesc, direction, count
+#else
+#define GOV_EXECUTOR_RUN_ARGS	QueryDesc *queryDesc, ScanDirection direction, uint64 count, bool execute_once
+#define GOV_EXECUTOR_RUN_PASS	queryDesc, direction, count, execute_once
+#endif
+
+/* ProcessUtility_hook gained readOnlyTree in 14. */
+#if PG_VERSION_NUM >= 140000
+#define GOV_PROCESS_UTILITY_ARGS \
+	PlannedStmt *pstmt, const char *queryString, bool readOnlyTree, \
+	ProcessUtilityContext context, ParamListInfo params, \
+	QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc
+#define GOV_PROCESS_UTILITY_PASS \
+	pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc
+#else
+#define GOV_PROCESS_UTILITY_ARGS \
+	PlannedStmt *pstmt, const char *queryString, \
+	ProcessUtilityContext context, ParamListInfo params, \
+	QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc
+#define GOV_PROCESS_UTILITY_PASS \
+	pstmt, queryString, context, params, queryEnv, dest, qc
+#endif
+
+#endif							/* PG_GOVERNOR_COMPAT_H */

@@ -1,0 +1,288 @@
+/* pg_governor 1.0: rules, views and admin functions (schema governor). */
+
+\echo Use "CREATE EXTENSION pg_governor" to load this file. \quit
+
+-- ------------------------------------------------------------------
+-- Rules
+-- ------------------------------------------------------------------
+CREATE TABLE @extschema@.rules (
+    name                        text PRIMARY KEY,
+    database                    name,
+    role                        name,
+    application_name            text,
+    client_addr                 cidr,
+    max_connections             int,
+    reserve_connections         int,
+    reserve_timeout             interval,
+    queue_timeout               interval,
+    max_active                  int,
+    idle_in_transaction_timeout interval,
+    idle_timeout                interval,
+    max_lifetime                interval,
+    max_transaction_duration    interval,
+    mode                        text NOT NULL DEFAULT 'enforce',
+    enabled                     boolean NOT NULL DEFAULT true,
+    comment                     text
+);
+COMMENT ON TABLE @extschema@.rules IS
+  'Connection rules: a session is governed by every enabled rule whose non-NULL match columns (database, role, application_name, client_addr) all match its login. Edit with plain SQL; changes apply within a second of COMMIT.';
+COMMENT ON COLUMN @extschema@.rules.name IS 'Rule name, shown in views, events and error messages';
+COMMENT ON COLUMN @extschema@.rules.database IS 'Database the session connects to; NULL = any';
+COMMENT ON COLUMN @extschema@.rules.role IS 'Login role (exact name); NULL = any';
+COMMENT ON COLUMN @extschema@.rules.application_name IS 'LIKE pattern on the application_name sent at login; NULL = any';
+COMMENT ON COLUMN @extschema@.rules.client_addr IS 'Client address range; NULL = any; a Unix-socket session never matches a non-NULL value';
+COMMENT ON COLUMN @extschema@.rules.max_connections IS 'Sessions matching this rule at once; NULL = no cap';
+COMMENT ON COLUMN @extschema@.rules.reserve_connections IS 'Extra slots usable by a login that has waited reserve_timeout (PgBouncer reserve_pool); NULL = 0';
+COMMENT ON COLUMN @extschema@.rules.reserve_timeout IS 'Wait after which reserve_connections may be used';
+COMMENT ON COLUMN @extschema@.rules.queue_timeout IS 'How long a login waits for a slot before it is refused; NULL = governor.queue_timeout; 0 = refuse at once';
+COMMENT ON COLUMN @extschema@.rules.max_active IS 'Sessions of this rule inside a transaction at once (not supported yet: must be NULL)';
+COMMENT ON COLUMN @extschema@.rules.idle_in_transaction_timeout IS 'Terminate a session idle inside a transaction longer than this';
+COMMENT ON COLUMN @extschema@.rules.idle_timeout IS 'Terminate a session idle outside a transaction longer than this';
+COMMENT ON COLUMN @extschema@.rules.max_lifetime IS 'Close a session older than this at its first idle moment';
+COMMENT ON COLUMN @extschema@.rules.max_transaction_duration IS 'Terminate a session whose transaction has been open longer than this';
+COMMENT ON COLUMN @extschema@.rules.mode IS 'enforce, or monitor: record what would have happened and do nothing';
+COMMENT ON COLUMN @extschema@.rules.enabled IS 'Disabled rules are ignored';
+COMMENT ON COLUMN @extschema@.rules.comment IS 'Free text';
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rules', '');
+REVOKE ALL ON @extschema@.rules FROM PUBLIC;
+
+-- Refuse bad rows with a message that says what is wrong.
+CREATE FUNCTION @extschema@._validate_rule() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    col text;
+    v interval;
+BEGIN
+    IF NEW.name IS NULL OR char_length(NEW.name) NOT BETWEEN 1 AND 63 THEN
+        RAISE EXCEPTION 'pg_governor rule name must be 1 to 63 characters long'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NEW.mode IS NULL OR NEW.mode NOT IN ('enforce', 'monitor') THEN
+        RAISE EXCEPTION 'pg_governor rule "%": unknown mode "%"', NEW.name, NEW.mode
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'mode is ''enforce'' or ''monitor''.';
+    END IF;
+    IF NEW.max_connections < 0 THEN
+        RAISE EXCEPTION 'pg_governor rule "%": max_connections must not be negative', NEW.name
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Use NULL for no cap.';
+    END IF;
+    IF NEW.reserve_connections < 0 THEN
+        RAISE EXCEPTION 'pg_governor rule "%": reserve_connections must not be negative', NEW.name
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NEW.max_active IS NOT NULL THEN
+        RAISE EXCEPTION 'pg_governor rule "%": max_active is not supported yet', NEW.name
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Leave max_active NULL; active-transaction slots arrive in a later release.';
+    END IF;
+    IF coalesce(NEW.reserve_connections, 0) > 0 AND NEW.reserve_timeout IS NULL THEN
+        RAISE EXCEPTION 'pg_governor rule "%": reserve_connections needs a reserve_timeout', NEW.name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Set reserve_timeout to how long a login waits before it may use the reserve.';
+    END IF;
+    IF coalesce(NEW.reserve_connections, 0) > 0 AND NEW.max_connections IS NULL THEN
+        RAISE EXCEPTION 'pg_governor rule "%": reserve_connections needs max_connections', NEW.name
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR col, v IN VALUES ('reserve_timeout', NEW.reserve_timeout),
+                         ('queue_timeout', NEW.queue_timeout)
+    LOOP
+        IF v < interval '0' THEN
+            RAISE EXCEPTION 'pg_governor rule "%": % must not be negative', NEW.name, col
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    END LOOP;
+    FOR col, v IN VALUES ('idle_in_transaction_timeout', NEW.idle_in_transaction_timeout),
+                         ('idle_timeout', NEW.idle_timeout),
+                         ('max_lifetime', NEW.max_lifetime),
+                         ('max_transaction_duration', NEW.max_transaction_duration)
+    LOOP
+        IF v <= interval '0' THEN
+            RAISE EXCEPTION 'pg_governor rule "%": % must be greater than zero', NEW.name, col
+                USING ERRCODE = 'invalid_parameter_value', HINT = 'Use NULL for no limit.';
+        END IF;
+    END LOOP;
+    IF NEW.application_name IS NOT NULL THEN
+        IF octet_length(NEW.application_name) > 127 THEN
+            RAISE EXCEPTION 'pg_governor rule "%": application_name pattern is longer than 127 bytes', NEW.name
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        BEGIN
+            PERFORM '' LIKE NEW.application_name;
+        EXCEPTION WHEN invalid_escape_sequence THEN
+            RAISE EXCEPTION 'pg_governor rule "%": application_name pattern "%" ends with an escape character',
+                            NEW.name, NEW.application_name
+                USING ERRCODE = 'invalid_escape_sequence',
+                      HINT = 'Write \\ for a literal backslash.';
+        END;
+    END IF;
+    RETURN NEW;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@._validate_rule() IS 'Trigger: refuses rules with invalid values';
+
+CREATE TRIGGER validate BEFORE INSERT OR UPDATE ON @extschema@.rules
+    FOR EACH ROW EXECUTE FUNCTION @extschema@._validate_rule();
+
+-- Bounded shared memory: more rows than governor.max_rules is an error.
+CREATE FUNCTION @extschema@._check_rule_count() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    max_rules int := current_setting('governor.max_rules', true)::int;
+    n bigint;
+BEGIN
+    IF max_rules IS NOT NULL THEN
+        SELECT count(*) INTO n FROM @extschema@.rules WHERE enabled;
+        IF n > max_rules THEN
+            RAISE EXCEPTION 'pg_governor allows at most % enabled rules, this change makes %', max_rules, n
+                USING ERRCODE = 'program_limit_exceeded',
+                      HINT = 'Raise governor.max_rules (needs a restart), or disable or merge rules.';
+        END IF;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@._check_rule_count() IS 'Trigger: refuses more enabled rules than governor.max_rules';
+
+CREATE TRIGGER check_count AFTER INSERT OR UPDATE ON @extschema@.rules
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._check_rule_count();
+
+CREATE FUNCTION @extschema@._rules_changed() RETURNS trigger
+AS 'MODULE_PATHNAME', 'gov_rules_changed' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@._rules_changed() IS 'Trigger: wakes the pg_governor worker at COMMIT to reload the rules';
+
+CREATE TRIGGER reload AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.rules
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._rules_changed();
+
+-- ------------------------------------------------------------------
+-- Pool views
+-- ------------------------------------------------------------------
+CREATE FUNCTION @extschema@._pools(
+    OUT database text, OUT "user" text, OUT application_name text,
+    OUT cl_active int, OUT cl_waiting int,
+    OUT cl_active_cancel_req int, OUT cl_waiting_cancel_req int,
+    OUT sv_active int, OUT sv_active_cancel int, OUT sv_being_canceled int,
+    OUT sv_idle int, OUT sv_used int, OUT sv_tested int, OUT sv_login int,
+    OUT maxwait int, OUT maxwait_us int, OUT pool_mode text,
+    OUT idle_in_transaction int, OUT waiting_on_lock int,
+    OUT oldest_xact_age interval, OUT oldest_session_age interval)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'gov_pools' LANGUAGE C STRICT VOLATILE;
+
+CREATE VIEW @extschema@.pools AS SELECT * FROM @extschema@._pools();
+
+CREATE FUNCTION @extschema@._sessions(
+    OUT client_state text, OUT server_state text,
+    OUT "user" text, OUT database text,
+    OUT addr text, OUT port int, OUT local_addr text, OUT local_port int,
+    OUT connect_time timestamptz, OUT request_time timestamptz,
+    OUT wait int, OUT wait_us int, OUT close_needed int,
+    OUT tls text, OUT application_name text,
+    OUT pid int, OUT backend_state text, OUT xact_start timestamptz,
+    OUT state_change timestamptz, OUT wait_event_type text, OUT wait_event text,
+    OUT rules text[], OUT deadline timestamptz, OUT deadline_reason text,
+    OUT exempt text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'gov_sessions' LANGUAGE C STRICT VOLATILE;
+
+CREATE VIEW @extschema@.clients AS
+SELECT 'C'::text AS type, "user", database, client_state AS state,
+       addr, port, local_addr, local_port, connect_time, request_time,
+       wait, wait_us, close_needed, 0 AS remote_pid, tls, application_name,
+       pid, backend_state, xact_start, state_change, wait_event,
+       rules, deadline, deadline_reason
+  FROM @extschema@._sessions();
+
+CREATE VIEW @extschema@.servers AS
+SELECT 'S'::text AS type, "user", database, server_state AS state,
+       addr, port, local_addr, local_port, connect_time, request_time,
+       wait, wait_us, close_needed, pid AS remote_pid, tls, application_name,
+       pid, backend_state, xact_start, state_change, wait_event,
+       rules, deadline, deadline_reason
+  FROM @extschema@._sessions();
+
+COMMENT ON VIEW @extschema@.pools IS 'One row per (database, user, application_name at login) with sessions now; columns of PgBouncer SHOW POOLS, then native ones';
+COMMENT ON COLUMN @extschema@.pools.database IS 'Database named at login';
+COMMENT ON COLUMN @extschema@.pools."user" IS 'Login role';
+COMMENT ON COLUMN @extschema@.pools.application_name IS 'application_name sent at login (a later SET does not move the session)';
+COMMENT ON COLUMN @extschema@.pools.cl_active IS 'Admitted sessions';
+COMMENT ON COLUMN @extschema@.pools.cl_waiting IS 'Sessions queued at login (and, with max_active, for an active slot)';
+COMMENT ON COLUMN @extschema@.pools.cl_active_cancel_req IS 'Always 0: cancel requests go straight to the backend, nothing queues them';
+COMMENT ON COLUMN @extschema@.pools.cl_waiting_cancel_req IS 'Always 0: cancel requests go straight to the backend, nothing queues them';
+COMMENT ON COLUMN @extschema@.pools.sv_active IS 'Admitted sessions inside a transaction';
+COMMENT ON COLUMN @extschema@.pools.sv_active_cancel IS 'Always 0: no server connection forwards cancels';
+COMMENT ON COLUMN @extschema@.pools.sv_being_canceled IS 'Always 0: no server connection forwards cancels';
+COMMENT ON COLUMN @extschema@.pools.sv_idle IS 'Admitted sessions outside a transaction';
+COMMENT ON COLUMN @extschema@.pools.sv_used IS 'Always 0: a session is never handed to another client';
+COMMENT ON COLUMN @extschema@.pools.sv_tested IS 'Always 0: there is no reset or check query';
+COMMENT ON COLUMN @extschema@.pools.sv_login IS 'Sessions past authentication whose admission or startup has not finished';
+COMMENT ON COLUMN @extschema@.pools.maxwait IS 'Whole seconds the oldest waiting session has waited';
+COMMENT ON COLUMN @extschema@.pools.maxwait_us IS 'Microsecond part of maxwait';
+COMMENT ON COLUMN @extschema@.pools.pool_mode IS 'session, or transaction where a max_active rule applies';
+COMMENT ON COLUMN @extschema@.pools.idle_in_transaction IS 'Sessions idle inside a transaction (aborted or not)';
+COMMENT ON COLUMN @extschema@.pools.waiting_on_lock IS 'Sessions waiting for a heavyweight lock';
+COMMENT ON COLUMN @extschema@.pools.oldest_xact_age IS 'Age of the oldest open transaction; NULL when none';
+COMMENT ON COLUMN @extschema@.pools.oldest_session_age IS 'Age of the oldest session';
+
+COMMENT ON VIEW @extschema@.clients IS 'One row per session as a client: columns of PgBouncer SHOW CLIENTS, then native ones';
+COMMENT ON VIEW @extschema@.servers IS 'One row per session as a server connection: columns of PgBouncer SHOW SERVERS, then native ones';
+COMMENT ON COLUMN @extschema@.clients.type IS 'Always C';
+COMMENT ON COLUMN @extschema@.clients.state IS 'waiting (queued at login) or active';
+COMMENT ON COLUMN @extschema@.clients.addr IS 'Client IP address, or unix for a local socket';
+COMMENT ON COLUMN @extschema@.clients.port IS 'Client port, 0 for a local socket';
+COMMENT ON COLUMN @extschema@.clients.local_addr IS 'Server address the client connected to';
+COMMENT ON COLUMN @extschema@.clients.local_port IS 'Server port the client connected to';
+COMMENT ON COLUMN @extschema@.clients.connect_time IS 'When the connection was made';
+COMMENT ON COLUMN @extschema@.clients.request_time IS 'Start of the last query (login time before the first one)';
+COMMENT ON COLUMN @extschema@.clients.wait IS 'Seconds queued for a waiting session; age of the running query for an active one';
+COMMENT ON COLUMN @extschema@.clients.wait_us IS 'Microsecond part of wait';
+COMMENT ON COLUMN @extschema@.clients.close_needed IS '1 if the governor will close the session at its next idle moment';
+COMMENT ON COLUMN @extschema@.clients.remote_pid IS 'Always 0: the client process id is not known to the server';
+COMMENT ON COLUMN @extschema@.clients.tls IS 'TLS version/cipher, or empty';
+COMMENT ON COLUMN @extschema@.clients.application_name IS 'application_name sent at login';
+COMMENT ON COLUMN @extschema@.clients.pid IS 'Backend process id';
+COMMENT ON COLUMN @extschema@.clients.backend_state IS 'pg_stat_activity.state';
+COMMENT ON COLUMN @extschema@.clients.xact_start IS 'Start of the open transaction, NULL when none';
+COMMENT ON COLUMN @extschema@.clients.state_change IS 'Last change of backend_state';
+COMMENT ON COLUMN @extschema@.clients.wait_event IS 'pg_stat_activity.wait_event';
+COMMENT ON COLUMN @extschema@.clients.rules IS 'Enabled rules governing the session';
+COMMENT ON COLUMN @extschema@.clients.deadline IS 'When the governor will end the session, if it will';
+COMMENT ON COLUMN @extschema@.clients.deadline_reason IS 'Which limit sets the deadline';
+COMMENT ON COLUMN @extschema@.servers.type IS 'Always S';
+COMMENT ON COLUMN @extschema@.servers.state IS 'active (inside a transaction), idle, new (login not finished)';
+COMMENT ON COLUMN @extschema@.servers.remote_pid IS 'Backend process id';
+COMMENT ON COLUMN @extschema@.servers.wait IS 'Seconds queued for a waiting session; age of the running query for an active one';
+
+-- ------------------------------------------------------------------
+-- Admin functions
+-- ------------------------------------------------------------------
+CREATE FUNCTION @extschema@.pause(db name DEFAULT NULL) RETURNS void
+AS 'MODULE_PATHNAME', 'gov_pause' LANGUAGE C VOLATILE;
+CREATE FUNCTION @extschema@.resume(db name DEFAULT NULL) RETURNS void
+AS 'MODULE_PATHNAME', 'gov_resume' LANGUAGE C VOLATILE;
+CREATE FUNCTION @extschema@.disable(db name DEFAULT NULL) RETURNS void
+AS 'MODULE_PATHNAME', 'gov_disable' LANGUAGE C VOLATILE;
+CREATE FUNCTION @extschema@.enable(db name DEFAULT NULL) RETURNS void
+AS 'MODULE_PATHNAME', 'gov_enable' LANGUAGE C VOLATILE;
+CREATE FUNCTION @extschema@.reload() RETURNS boolean
+AS 'MODULE_PATHNAME', 'gov_reload' LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION @extschema@.pause(name) IS 'New logins to the database (NULL = every database) wait until resume()';
+COMMENT ON FUNCTION @extschema@.resume(name) IS 'Let paused logins in; NULL resumes every database';
+COMMENT ON FUNCTION @extschema@.disable(name) IS 'Refuse new logins to the database (NULL = every database) at once';
+COMMENT ON FUNCTION @extschema@.enable(name) IS 'Allow logins again; NULL enables every database';
+COMMENT ON FUNCTION @extschema@.reload() IS 'Make the worker reload governor.rules now; true once it has';
+
+-- ------------------------------------------------------------------
+-- Privileges: views to pg_monitor, actions to superusers only.
+-- ------------------------------------------------------------------
+REVOKE ALL ON FUNCTION @extschema@._pools(), @extschema@._sessions(),
+    @extschema@.pause(name), @extschema@.resume(name),
+    @extschema@.disable(name), @extschema@.enable(name),
+    @extschema@.reload() FROM PUBLIC;
+REVOKE ALL ON @extschema@.pools, @extschema@.clients, @extschema@.servers FROM PUBLIC;
+GRANT USAGE ON SCHEMA @extschema@ TO pg_monitor;
+GRANT EXECUTE ON FUNCTION @extschema@._pools(), @extschema@._sessions() TO pg_monitor;
+GRANT SELECT ON @extschema@.pools, @extschema@.clients, @extschema@.servers,
+    @extschema@.rules TO pg_monitor;

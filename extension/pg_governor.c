@@ -1,0 +1,242 @@
+/*-------------------------------------------------------------------------
+ *
+ * pg_governor.c
+ *		Module entry: settings, shared memory, and the table of contents of
+ *		what the library installs when it is preloaded.
+ *
+ * Shared memory is created once by the postmaster (and again after a
+ * crash-restart, which is what frees the slots of crashed backends).
+ * Sizes come from MaxBackends and the PGC_POSTMASTER settings
+ * governor.max_rules, governor.max_pools and governor.max_events.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/shmem.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+
+#include "pg_governor.h"
+
+PG_MODULE_MAGIC;
+
+/* Settings. */
+char	   *gov_database = NULL;
+int			gov_naptime_ms = 1000;
+int			gov_queue_timeout_ms = 0;
+bool		gov_exempt_superusers = true;
+char	   *gov_exempt_roles = NULL;
+int			gov_max_rules = 100;
+int			gov_max_pools = 1000;
+int			gov_max_events = 1000;
+
+/* Shared state. */
+GovShared  *gov = NULL;
+GovSlot    *gov_slots = NULL;
+int			gov_nslots = 0;
+GovPool    *gov_pool_array = NULL;
+
+static bool gov_preloaded = false;
+
+#ifdef GOV_HAVE_SHMEM_REQUEST_HOOK
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+#endif
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+void		_PG_init(void);
+static void gov_define_settings(void);
+static void gov_shmem_request(void);
+static void gov_shmem_startup(void);
+static Size gov_shmem_size(void);
+
+void
+_PG_init(void)
+{
+	/*
+	 * Loaded by CREATE EXTENSION or LOAD instead of preloading: install
+	 * nothing, so CREATE EXTENSION still succeeds, and let every SQL
+	 * function say what is missing (gov_require_preload).
+	 */
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	gov_preloaded = true;
+	gov_define_settings();
+
+#ifdef GOV_HAVE_SHMEM_REQUEST_HOOK
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = gov_shmem_request;
+#else
+	gov_shmem_request();
+#endif
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = gov_shmem_startup;
+
+	gov_admission_init();		/* login hook: registry, rules, queue */
+	gov_worker_register();		/* rules loading, enforcement, stats window */
+}
+
+/*
+ * SQL functions call this first: without preloading there is no shared
+ * memory, no login hook and no worker, so nothing they do would be true.
+ */
+void
+gov_require_preload(void)
+{
+	if (!gov_preloaded || gov == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pg_governor must be loaded via shared_preload_libraries"),
+				 errhint("Add pg_governor to shared_preload_libraries in postgresql.conf and restart the server.")));
+}
+
+static void
+gov_define_settings(void)
+{
+	DefineCustomStringVariable("governor.database",
+							   "Database where the pg_governor worker reads governor.rules.",
+							   "CREATE EXTENSION pg_governor in this database.",
+							   &gov_database, "postgres",
+							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("governor.naptime",
+							"Time between two checks of the pg_governor worker.",
+							"Timeouts are enforced no later than limit + naptime.",
+							&gov_naptime_ms, 1000, 10, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("governor.queue_timeout",
+							"How long a login waits for a free slot before it is refused.",
+							"Used by rules whose queue_timeout is NULL; 0 refuses at once.",
+							&gov_queue_timeout_ms, 0, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomBoolVariable("governor.exempt_superusers",
+							 "Superusers are never capped, queued or terminated.",
+							 NULL,
+							 &gov_exempt_superusers, true,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("governor.exempt_roles",
+							   "Comma-separated roles that are never capped, queued or terminated.",
+							   NULL,
+							   &gov_exempt_roles, "",
+							   PGC_SIGHUP, GUC_LIST_INPUT, NULL, NULL, NULL);
+	DefineCustomIntVariable("governor.max_rules",
+							"Maximum number of rows in governor.rules.",
+							NULL,
+							&gov_max_rules, 100, 1, GOV_MAX_RULES_LIMIT,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("governor.max_pools",
+							"Maximum number of distinct (database, user, application_name) pools tracked.",
+							"Sessions past this number are counted in one overflow pool.",
+							&gov_max_pools, 1000, 10, 1000000,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("governor.max_events",
+							"Number of recent actions kept in governor.events.",
+							NULL,
+							&gov_max_events, 1000, 10, 1000000,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+
+	gov_reserve_guc_prefix("governor");
+}
+
+static Size
+gov_shmem_size(void)
+{
+	Size		size;
+
+	size = MAXALIGN(sizeof(GovShared));
+	size = add_size(size, mul_size(gov_max_rules, sizeof(GovRule)));
+	size = add_size(size, mul_size(gov_max_rules, sizeof(GovRuleState)));
+	size = add_size(size, mul_size(gov_max_events, sizeof(GovEvent)));
+	size = add_size(size, mul_size(gov_max_backends(), sizeof(GovSlot)));
+	size = add_size(size, mul_size(gov_max_pools + 1, sizeof(GovPool)));
+	size = add_size(size, hash_estimate_size(gov_max_pools + 1, sizeof(GovPoolKey) + sizeof(int)));
+	return size;
+}
+
+static void
+gov_shmem_request(void)
+{
+#ifdef GOV_HAVE_SHMEM_REQUEST_HOOK
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+#endif
+	RequestAddinShmemSpace(gov_shmem_size());
+	RequestNamedLWLockTranche(GOV_EXTENSION_NAME, 3);
+}
+
+static void
+gov_shmem_startup(void)
+{
+	bool		found;
+	char	   *p;
+	Size		base;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	gov_nslots = MaxBackends;
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+
+	base = MAXALIGN(sizeof(GovShared)) +
+		gov_max_rules * (sizeof(GovRule) + sizeof(GovRuleState)) +
+		gov_max_events * sizeof(GovEvent);
+	p = ShmemInitStruct("pg_governor", base, &found);
+	gov = (GovShared *) p;
+	p += MAXALIGN(sizeof(GovShared));
+	gov->rules = (GovRule *) p;
+	p += gov_max_rules * sizeof(GovRule);
+	gov->rule_state = (GovRuleState *) p;
+	p += gov_max_rules * sizeof(GovRuleState);
+	gov->events = (GovEvent *) p;
+
+	gov_slots = ShmemInitStruct("pg_governor slots",
+								mul_size(gov_nslots, sizeof(GovSlot)), &found);
+	gov_pool_array = ShmemInitStruct("pg_governor pools",
+									 mul_size(gov_max_pools + 1, sizeof(GovPool)),
+									 &found);
+	if (!found)
+	{
+		LWLockPadded *locks = GetNamedLWLockTranche(GOV_EXTENSION_NAME);
+		int			i;
+
+		/* ShmemInitStruct of the first struct already zeroed nothing. */
+		memset(gov, 0, base);
+		gov->rules = (GovRule *) ((char *) gov + MAXALIGN(sizeof(GovShared)));
+		gov->rule_state = (GovRuleState *) ((char *) gov->rules + gov_max_rules * sizeof(GovRule));
+		gov->events = (GovEvent *) ((char *) gov->rule_state + gov_max_rules * sizeof(GovRuleState));
+		gov->lock = &locks[0].lock;
+		gov->pools_lock = &locks[1].lock;
+		gov->events_lock = &locks[2].lock;
+		ConditionVariableInit(&gov->slot_freed);
+		pg_atomic_init_u32(&gov->reload_requested, 0);
+		pg_atomic_init_u64(&gov->reload_generation, 0);
+		gov->next_ticket = 1;
+		gov->stats_reset_time = GetCurrentTimestamp();
+
+		memset(gov_slots, 0, mul_size(gov_nslots, sizeof(GovSlot)));
+		for (i = 0; i < gov_nslots; i++)
+		{
+			GovSlot    *slot = &gov_slots[i];
+
+			slot->pool = -1;
+			slot->wait_rule = -1;
+			pg_atomic_init_u32(&slot->close_needed, 0);
+			pg_atomic_init_u32(&slot->kill_pending, 0);
+			pg_atomic_init_u64(&slot->counters.xact_count, 0);
+			pg_atomic_init_u64(&slot->counters.query_count, 0);
+			pg_atomic_init_u64(&slot->counters.xact_time_us, 0);
+			pg_atomic_init_u64(&slot->counters.query_time_us, 0);
+			pg_atomic_init_u64(&slot->counters.wait_time_us, 0);
+		}
+		memset(gov_pool_array, 0, mul_size(gov_max_pools + 1, sizeof(GovPool)));
+	}
+
+	LWLockRelease(AddinShmemInitLock);
+
+	gov_pools_attach();
+}

@@ -1,0 +1,329 @@
+/*-------------------------------------------------------------------------
+ *
+ * views.c
+ *		Set-returning functions behind governor.pools, governor.clients and
+ *		governor.servers.
+ *
+ * They read the registry under gov->lock LW_SHARED and each session's
+ * PgBackendStatus entry directly (registry.c: gov_backend_info), so a
+ * call costs one pass over the slots, with no snapshot of every
+ * backend's query text and no sort.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/proc.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "pg_governor.h"
+
+PG_FUNCTION_INFO_V1(gov_pools);
+PG_FUNCTION_INFO_V1(gov_sessions);
+
+/* Per-pool accumulator for governor.pools. */
+typedef struct GovPoolRow
+{
+	int			cl_active;
+	int			cl_waiting;
+	int			sv_active;
+	int			sv_idle;
+	int			sv_login;
+	int			idle_in_xact;
+	int			waiting_on_lock;
+	TimestampTz oldest_wait;
+	TimestampTz oldest_xact;
+	TimestampTz oldest_session;
+	bool		transaction_mode;
+	bool		seen;
+} GovPoolRow;
+
+static void
+gov_min_ts(TimestampTz *acc, TimestampTz v)
+{
+	if (v != 0 && (*acc == 0 || v < *acc))
+		*acc = v;
+}
+
+static Datum
+gov_interval_since(TimestampTz start, TimestampTz now)
+{
+	return DirectFunctionCall2(timestamp_mi, TimestampTzGetDatum(now),
+							   TimestampTzGetDatum(start));
+}
+
+static const char *
+gov_state_name(BackendState state)
+{
+	switch (state)
+	{
+		case STATE_IDLE:
+			return "idle";
+		case STATE_RUNNING:
+			return "active";
+		case STATE_IDLEINTRANSACTION:
+			return "idle in transaction";
+		case STATE_FASTPATH:
+			return "fastpath function call";
+		case STATE_IDLEINTRANSACTION_ABORTED:
+			return "idle in transaction (aborted)";
+		case STATE_DISABLED:
+			return "disabled";
+		default:
+			return NULL;
+	}
+}
+
+static bool
+gov_uses_max_active(const GovSlot *slot)
+{
+	int			i;
+
+	for (i = 0; i < gov->nrules; i++)
+		if (GOV_RULE_ISSET(slot->rules, i) && gov->rules[i].max_active != GOV_NONE)
+			return true;
+	return false;
+}
+
+Datum
+gov_pools(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	GovPoolRow *rows;
+	TimestampTz now = GetCurrentTimestamp();
+	int			npool = gov_max_pools + 1;
+	int			i;
+
+	gov_require_preload();
+	gov_init_srf(fcinfo);
+	rows = palloc0(sizeof(GovPoolRow) * npool);
+
+	LWLockAcquire(gov->lock, LW_SHARED);
+	for (i = 0; i < gov_nslots; i++)
+	{
+		GovSlot    *slot = &gov_slots[i];
+		GovPoolRow *row;
+		GovBackendInfo info;
+
+		if (slot->pid == 0 || slot->pool < 0)
+			continue;
+		row = &rows[slot->pool];
+		row->seen = true;
+		gov_min_ts(&row->oldest_session, slot->connect_time);
+		if (gov_uses_max_active(slot))
+			row->transaction_mode = true;
+		if (slot->state == GOV_SLOT_WAITING)
+		{
+			row->cl_waiting++;
+			gov_min_ts(&row->oldest_wait, slot->wait_start);
+			continue;
+		}
+		if (slot->state != GOV_SLOT_ADMITTED)
+		{
+			row->sv_login++;
+			continue;
+		}
+		row->cl_active++;
+		gov_backend_info(slot, i, &info);
+		if (!info.valid)
+		{
+			row->sv_login++;	/* admitted, startup not finished yet */
+			continue;
+		}
+		if (info.in_xact)
+		{
+			row->sv_active++;
+			gov_min_ts(&row->oldest_xact, info.xact_start);
+		}
+		else
+			row->sv_idle++;
+		if (info.state == STATE_IDLEINTRANSACTION ||
+			info.state == STATE_IDLEINTRANSACTION_ABORTED)
+			row->idle_in_xact++;
+		if ((info.wait_event_info & 0xFF000000) == PG_WAIT_LOCK)
+			row->waiting_on_lock++;
+	}
+	LWLockRelease(gov->lock);
+
+	for (i = 0; i < npool; i++)
+	{
+		GovPoolRow *row = &rows[i];
+		GovPool    *pool = &gov_pool_array[i];
+		Datum		values[21];
+		bool		nulls[21];
+		int64		wait_us = 0;
+		int			c = 0;
+
+		if (!row->seen)
+			continue;
+		memset(nulls, 0, sizeof(nulls));
+		if (row->oldest_wait != 0)
+			wait_us = Max(0, now - row->oldest_wait);
+
+		values[c++] = CStringGetTextDatum(NameStr(pool->key.database));
+		values[c++] = CStringGetTextDatum(NameStr(pool->key.role));
+		values[c++] = CStringGetTextDatum(NameStr(pool->key.appname));
+		values[c++] = Int32GetDatum(row->cl_active);
+		values[c++] = Int32GetDatum(row->cl_waiting);
+		values[c++] = Int32GetDatum(0);	/* cl_active_cancel_req */
+		values[c++] = Int32GetDatum(0);	/* cl_waiting_cancel_req */
+		values[c++] = Int32GetDatum(row->sv_active);
+		values[c++] = Int32GetDatum(0);	/* sv_active_cancel */
+		values[c++] = Int32GetDatum(0);	/* sv_being_canceled */
+		values[c++] = Int32GetDatum(row->sv_idle);
+		values[c++] = Int32GetDatum(0);	/* sv_used */
+		values[c++] = Int32GetDatum(0);	/* sv_tested */
+		values[c++] = Int32GetDatum(row->sv_login);
+		values[c++] = Int32GetDatum((int32) (wait_us / USECS_PER_SEC));
+		values[c++] = Int32GetDatum((int32) (wait_us % USECS_PER_SEC));
+		values[c++] = CStringGetTextDatum(row->transaction_mode ? "transaction" : "session");
+		values[c++] = Int32GetDatum(row->idle_in_xact);
+		values[c++] = Int32GetDatum(row->waiting_on_lock);
+		if (row->oldest_xact)
+			values[c++] = gov_interval_since(row->oldest_xact, now);
+		else
+			nulls[c++] = true;
+		values[c++] = gov_interval_since(row->oldest_session, now);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	pfree(rows);
+	return (Datum) 0;
+}
+
+/* Names of the rules a session matches, as text[] (NULL when none). */
+static Datum
+gov_rule_names(const GovSlot *slot, bool *isnull)
+{
+	Datum	   *names = palloc(sizeof(Datum) * Max(gov->nrules, 1));
+	int			n = 0;
+	int			i;
+
+	for (i = 0; i < gov->nrules; i++)
+		if (GOV_RULE_ISSET(slot->rules, i))
+			names[n++] = CStringGetTextDatum(NameStr(gov->rules[i].name));
+	*isnull = (n == 0);
+	if (n == 0)
+		return (Datum) 0;
+	return PointerGetDatum(construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * One row per registered session: the columns of SHOW CLIENTS and SHOW
+ * SERVERS (both views select from this, each with its own type/state),
+ * then native ones.
+ */
+#define GOV_SESSION_COLS 25
+
+Datum
+gov_sessions(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TimestampTz now = GetCurrentTimestamp();
+	int			i;
+
+	gov_require_preload();
+	gov_init_srf(fcinfo);
+
+	LWLockAcquire(gov->lock, LW_SHARED);
+	for (i = 0; i < gov_nslots; i++)
+	{
+		GovSlot    *slot = &gov_slots[i];
+		GovBackendInfo info;
+		Datum		values[GOV_SESSION_COLS];
+		bool		nulls[GOV_SESSION_COLS];
+		const char *client_state;
+		const char *server_state;
+		const char *bstate;
+		int64		wait_us = 0;
+		int			c = 0;
+
+		if (slot->pid == 0)
+			continue;
+		memset(nulls, 0, sizeof(nulls));
+		if (slot->state == GOV_SLOT_ADMITTED)
+			gov_backend_info(slot, i, &info);
+		else
+			memset(&info, 0, sizeof(info));
+
+		if (slot->state == GOV_SLOT_WAITING)
+		{
+			client_state = "waiting";
+			server_state = "new";
+			wait_us = now - slot->wait_start;
+		}
+		else if (slot->state != GOV_SLOT_ADMITTED || !info.valid)
+		{
+			client_state = "active";
+			server_state = "new";
+		}
+		else
+		{
+			client_state = "active";
+			server_state = info.in_xact ? "active" : "idle";
+			if (info.state == STATE_RUNNING || info.state == STATE_FASTPATH)
+				wait_us = now - info.activity_start;
+		}
+		wait_us = Max(wait_us, 0);
+
+		values[c++] = CStringGetTextDatum(client_state);
+		values[c++] = CStringGetTextDatum(server_state);
+		values[c++] = CStringGetTextDatum(NameStr(slot->role));
+		values[c++] = CStringGetTextDatum(NameStr(slot->database));
+		values[c++] = CStringGetTextDatum(slot->addr);
+		values[c++] = Int32GetDatum(slot->port);
+		values[c++] = CStringGetTextDatum(slot->local_addr);
+		values[c++] = Int32GetDatum(slot->local_port);
+		values[c++] = TimestampTzGetDatum(slot->connect_time);
+		if (info.valid && info.activity_start)
+			values[c++] = TimestampTzGetDatum(info.activity_start);
+		else
+			values[c++] = TimestampTzGetDatum(slot->login_time);
+		values[c++] = Int32GetDatum((int32) (wait_us / USECS_PER_SEC));
+		values[c++] = Int32GetDatum((int32) (wait_us % USECS_PER_SEC));
+		values[c++] = Int32GetDatum(pg_atomic_read_u32(&slot->close_needed) ? 1 : 0);
+		values[c++] = CStringGetTextDatum(slot->tls);
+		values[c++] = CStringGetTextDatum(NameStr(slot->appname));
+		values[c++] = Int32GetDatum(slot->pid);
+		bstate = info.valid ? gov_state_name(info.state) : NULL;
+		if (bstate)
+			values[c++] = CStringGetTextDatum(bstate);
+		else
+			nulls[c++] = true;
+		if (info.valid && info.xact_start)
+			values[c++] = TimestampTzGetDatum(info.xact_start);
+		else
+			nulls[c++] = true;
+		if (info.valid && info.state_change)
+			values[c++] = TimestampTzGetDatum(info.state_change);
+		else
+			nulls[c++] = true;
+		if (info.valid && info.wait_event_info)
+		{
+			values[c++] = CStringGetTextDatum(pgstat_get_wait_event_type(info.wait_event_info));
+			values[c++] = CStringGetTextDatum(pgstat_get_wait_event(info.wait_event_info));
+		}
+		else
+		{
+			nulls[c++] = true;
+			nulls[c++] = true;
+		}
+		values[c] = gov_rule_names(slot, &nulls[c]);
+		c++;
+		/* deadline, deadline_reason: filled by enforcement. */
+		nulls[c++] = true;
+		nulls[c++] = true;
+		values[c++] = CStringGetTextDatum(slot->exempt == GOV_EXEMPT_SUPERUSER ? "superuser" :
+										  slot->exempt == GOV_EXEMPT_ROLE ? "role" :
+										  slot->exempt == GOV_EXEMPT_REPLICATION ? "replication" : "");
+		Assert(c == GOV_SESSION_COLS);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	LWLockRelease(gov->lock);
+	return (Datum) 0;
+}
