@@ -3,13 +3,13 @@
 
 -- disable() refuses new logins to a database at once; enable() lets them in.
 SELECT governor.disable(current_database());
-SELECT dblink_connect('d1', gov_connstr('regress_app1', 'while-disabled'));
+SELECT gov_try_connect('d1', 'regress_app1', 'while-disabled');
 SELECT governor.enable(current_database());
-SELECT dblink_connect('d1', gov_connstr('regress_app1', 'after-enable'));
+SELECT gov_try_connect('d1', 'regress_app1', 'after-enable');
 SELECT dblink_disconnect('d1');
 -- NULL means every database.
 SELECT governor.disable(NULL);
-SELECT dblink_connect('d2', gov_connstr('regress_app1', 'all-disabled'));
+SELECT gov_try_connect('d2', 'regress_app1', 'all-disabled');
 SELECT governor.enable(NULL);
 SELECT action, reason, application_name FROM governor.events
  WHERE application_name IN ('while-disabled', 'all-disabled') ORDER BY "time";
@@ -17,7 +17,7 @@ SELECT action, reason, application_name FROM governor.events
 -- A paused database: pause() and resume() flip the flag (queueing is in the
 -- isolation tests); superusers are never held.
 SELECT governor.pause(current_database());
-SELECT dblink_connect('p1', gov_connstr(current_user, 'admin-while-paused'));
+SELECT gov_try_connect('p1', current_user, 'admin-while-paused');
 SELECT dblink_disconnect('p1');
 SELECT governor.resume(current_database());
 

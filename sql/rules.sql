@@ -32,11 +32,11 @@ SELECT rule, mode, connections, waiting, active, max_connections, reserve_connec
   FROM governor.rule_usage ORDER BY rule;
 
 -- Admission: two fit, the third is refused at once naming the rule.
-SELECT dblink_connect('w1', gov_connstr('regress_app1', 'web-1'));
-SELECT dblink_connect('w2', gov_connstr('regress_app1', 'web-2'));
-SELECT dblink_connect('w3', gov_connstr('regress_app1', 'web-3'));
+SELECT gov_try_connect('w1', 'regress_app1', 'web-1');
+SELECT gov_try_connect('w2', 'regress_app1', 'web-2');
+SELECT gov_try_connect('w3', 'regress_app1', 'web-3');
 -- Other applications of the same role are not in the web% bucket.
-SELECT dblink_connect('j1', gov_connstr('regress_app1', 'job-1'));
+SELECT gov_try_connect('j1', 'regress_app1', 'job-1');
 SELECT rule, connections, total_admitted, total_rejected, total_would_reject
   FROM governor.rule_usage ORDER BY rule;
 SELECT application_name, rules FROM governor.clients WHERE "user" = 'regress_app1' ORDER BY 1;
@@ -48,7 +48,7 @@ SELECT "user", application_name, client_addr, rule, action, reason, observed, "l
 -- Raising the cap lets the third in; existing sessions are re-matched.
 UPDATE governor.rules SET max_connections = 3 WHERE name = 'app1_cap';
 SELECT governor.reload();
-SELECT dblink_connect('w3', gov_connstr('regress_app1', 'web-3'));
+SELECT gov_try_connect('w3', 'regress_app1', 'web-3');
 SELECT rule, connections FROM governor.rule_usage ORDER BY rule;
 
 -- Disabled rules stop counting; totals are kept by name across reloads.
@@ -59,8 +59,8 @@ SELECT rule, connections, total_admitted FROM governor.rule_usage ORDER BY rule;
 -- Superusers are exempt: this session matches no bucket and counts in none.
 INSERT INTO governor.rules (name, max_connections, queue_timeout) VALUES ('everyone', 0, '0');
 SELECT governor.reload();
-SELECT dblink_connect('su', gov_connstr(current_user, 'web-admin'));
-SELECT dblink_connect('w4', gov_connstr('regress_app2', 'other'));
+SELECT gov_try_connect('su', current_user, 'web-admin');
+SELECT gov_try_connect('w4', 'regress_app2', 'other');
 SELECT dblink_disconnect('su');
 DELETE FROM governor.rules WHERE name = 'everyone';
 
@@ -68,7 +68,7 @@ DELETE FROM governor.rules WHERE name = 'everyone';
 INSERT INTO governor.rules (name, client_addr, max_connections, queue_timeout)
 VALUES ('lan', '127.0.0.0/8', 0, '0');
 SELECT governor.reload();
-SELECT dblink_connect('l1', gov_connstr('regress_app2', 'via-socket'));
+SELECT gov_try_connect('l1', 'regress_app2', 'via-socket');
 SELECT application_name, rules FROM governor.clients WHERE application_name = 'via-socket';
 SELECT dblink_disconnect('l1');
 

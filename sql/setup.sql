@@ -32,3 +32,18 @@ CREATE ROLE regress_app1 LOGIN;
 CREATE ROLE regress_app2 LOGIN;
 CREATE ROLE regress_mon LOGIN IN ROLE pg_monitor;
 CREATE ROLE regress_nobody LOGIN;
+
+-- Open a dblink connection; on refusal return the server's message without
+-- the socket path that changes from run to run.
+CREATE FUNCTION gov_try_connect(conn text, usr text, app text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+  detail text;
+BEGIN
+  PERFORM dblink_connect(conn, gov_connstr(usr, app));
+  RETURN 'OK';
+EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+  RETURN regexp_replace(detail, 'connection to server on socket "[^"]*" failed: ', '');
+END;
+$$;
