@@ -24,8 +24,8 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initi
 NO_LOCALE = 1
 REGRESS = setup surface views rules admin
 REGRESS_OPTS = --temp-instance=./tmp_check_regress --temp-config=$(srcdir)/test/pg_governor.conf
-ISOLATION = pool_counts
-ISOLATION_OPTS = --temp-instance=./tmp_check_iso --temp-config=$(srcdir)/test/pg_governor.conf \
+ISOLATION = pool_counts queue_order
+ISOLATION_OPTS = --temp-instance=./tmp_check_iso --temp-config=$(srcdir)/test/isolation.conf \
 	--inputdir=$(srcdir)/test
 TAP_TESTS = 1
 PROVE_TESTS ?= test/t/*.pl
