@@ -20,6 +20,7 @@ sub gov_node
 	$node->append_conf('postgresql.conf', "shared_preload_libraries = 'pg_governor'\n"
 		  . "governor.naptime = 100ms\n"
 		  . "log_line_prefix = '%m [%p] %e %a '\n"
+		  . "restart_after_crash = on\n"
 		  . ($conf // ''));
 	if ($opts{tcp})
 	{
