@@ -32,6 +32,9 @@
  * state a few microseconds before kill().  A query the client sends in
  * that window is read by the backend, which then dies at its first
  * interrupt check with our FATAL; that query had not done anything yet.
+ * (A backend reports "active" only once it starts on a query, so no read
+ * of shared state can close this window; core's own idle timeouts, which
+ * fire inside the backend, do not have it.)
  *
  *-------------------------------------------------------------------------
  */
@@ -307,8 +310,12 @@ gov_session_deadline(const GovSlot *slot, const GovBackendInfo *info,
  */
 
 /*
- * Re-validate the candidate and signal it, all under ProcArrayLock
- * shared.  Returns true when SIGTERM was sent.
+ * Re-validate the candidate and signal it.  The session's status is read
+ * again first (13 reads it through a snapshot, which must be rebuilt, and
+ * building one takes ProcArrayLock itself); the process identity and its
+ * local transaction id are checked under ProcArrayLock shared, which is
+ * held until kill() so the pid cannot be reused in between.  Returns true
+ * when SIGTERM was sent.
  */
 static bool
 gov_signal_session(int slotno, int pid, GovRecheck recheck,
@@ -316,37 +323,42 @@ gov_signal_session(int slotno, int pid, GovRecheck recheck,
 				   int sqlstate, const char *message, const char *detail)
 {
 	GovSlot    *slot = &gov_slots[slotno];
+	GovBackendInfo info;
 	PGPROC	   *proc;
 	bool		ok;
+
+	if (recheck != GOV_RECHECK_NONE)
+	{
+		gov_clear_status_snapshot();
+		gov_backend_info(slot, slotno, &info);
+		if (!info.valid)
+			return false;
+	}
 
 	LWLockAcquire(ProcArrayLock, LW_SHARED);
 	proc = BackendPidGetProcWithLock(pid);
 	ok = proc != NULL && proc == GetPGProcByNumber(slotno) && slot->pid == pid;
 	if (ok && recheck != GOV_RECHECK_NONE)
 	{
-		GovBackendInfo info;
 		LocalTransactionId cur_lxid = gov_proc_lxid(proc);
 
-		gov_backend_info(slot, slotno, &info);
 		switch (recheck)
 		{
 			case GOV_RECHECK_IDLE_SPELL:
-				ok = info.valid && info.state == STATE_IDLE &&
-					info.state_change == since &&
+				ok = info.state == STATE_IDLE && info.state_change == since &&
 					cur_lxid == InvalidLocalTransactionId;
 				break;
 			case GOV_RECHECK_IDLE_NOW:
-				ok = info.valid && info.state == STATE_IDLE &&
+				ok = info.state == STATE_IDLE &&
 					cur_lxid == InvalidLocalTransactionId;
 				break;
 			case GOV_RECHECK_IDLE_IN_XACT:
-				ok = info.valid &&
-					(info.state == STATE_IDLEINTRANSACTION ||
-					 info.state == STATE_IDLEINTRANSACTION_ABORTED) &&
+				ok = (info.state == STATE_IDLEINTRANSACTION ||
+					  info.state == STATE_IDLEINTRANSACTION_ABORTED) &&
 					info.state_change == since && cur_lxid == lxid;
 				break;
 			case GOV_RECHECK_XACT:
-				ok = info.valid && info.xact_start == since && cur_lxid == lxid;
+				ok = info.xact_start == since && cur_lxid == lxid;
 				break;
 			case GOV_RECHECK_NONE:
 				break;

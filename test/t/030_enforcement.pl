@@ -285,6 +285,8 @@ sub check_not_early
 	like(finish($victims[0]),
 		qr/FATAL:  57P01: terminating connection due to pg_governor admin kill/,
 		'kill: client gets 57P01 naming the admin kill');
+	ok($node->log_contains(qr/pg_governor: kill pid $victims[0]{pid} \(database "killdb".*admin_kill/),
+		'kill: event logged');
 	ok(alive($su), 'kill: exempt superuser session survives');
 	ok(alive($other), 'kill: sessions of other databases survive');
 	finish($_) for @victims[1, 2];
@@ -315,6 +317,8 @@ sub check_not_early
 		qr/FATAL:  57P01: terminating connection due to pg_governor reconnect/,
 		'reconnect: client is told why');
 	finish($idle[1]);
+	ok($node->log_contains(qr/pg_governor: reconnect pid $idle[0]{pid} \(database "recdb"/),
+		'reconnect: event logged');
 	ok(alive($busy), 'reconnect: a session inside a transaction is left to finish');
 	is( $node->safe_psql('postgres',
 			"SELECT close_needed FROM governor.clients WHERE pid = $busy->{pid}"),
