@@ -7,6 +7,7 @@ DO $$ BEGIN
   FOR i IN 1..300 LOOP
     EXIT WHEN EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'pg_governor');
     PERFORM pg_sleep(0.1);
+    PERFORM pg_stat_clear_snapshot();  -- else the loop sees its first snapshot forever
   END LOOP;
 END $$;
 CREATE ROLE regress_gov_enf LOGIN;
