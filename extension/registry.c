@@ -264,7 +264,7 @@ gov_registry_claim(Port *port, GovExemptReason exempt, Oid roleid)
 	slot->exempt = exempt;
 	slot->wait_rule = -1;
 	slot->paused_wait = false;
-	slot->lifetime_jitter_ms = 0;
+	slot->lifetime_jitter_ms = gov_lifetime_jitter_seed(MyProcPid, MyStartTimestamp);
 	memset(slot->rules, 0, sizeof(slot->rules));
 	pg_atomic_write_u32(&slot->close_needed, 0);
 	pg_atomic_write_u32(&slot->kill_pending, 0);
