@@ -10,7 +10,9 @@ OBJS = \
 	extension/events.o \
 	extension/worker.o \
 	extension/views.o \
-	extension/admin.o
+	extension/admin.o \
+	extension/stats.o \
+	extension/metrics.o
 
 EXTENSION = pg_governor
 DATA = extension/pg_governor--1.0.sql
@@ -22,7 +24,7 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initi
 	-Wno-sign-compare -Wno-cast-function-type
 
 NO_LOCALE = 1
-REGRESS = setup views rules admin
+REGRESS = setup views rules admin stats
 REGRESS_OPTS = --temp-instance=./tmp_check_regress --temp-config=$(srcdir)/test/pg_governor.conf
 ISOLATION = pool_counts
 ISOLATION_OPTS = --temp-instance=./tmp_check_iso --temp-config=$(srcdir)/test/pg_governor.conf \

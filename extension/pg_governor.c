@@ -78,6 +78,7 @@ _PG_init(void)
 	shmem_startup_hook = gov_shmem_startup;
 
 	gov_admission_init();		/* login hook: registry, rules, queue */
+	gov_stats_init();			/* query-path counters (stats.c) */
 	gov_worker_register();		/* rules loading, enforcement, stats window */
 }
 
@@ -138,6 +139,9 @@ gov_define_settings(void)
 							NULL,
 							&gov_max_events, 1000, 10, 1000000,
 							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+
+	gov_stats_define_settings();	/* stats_period, health thresholds */
+	gov_metrics_define_settings();	/* metrics_listen_address, metrics_port */
 
 	gov_reserve_guc_prefix("governor");
 }

@@ -136,15 +136,23 @@ gov_worker_main(Datum main_arg)
 
 		pg_atomic_write_u32(&gov->reload_requested, 0);
 		gov_worker_tick();
+		gov_stats_tick();		/* stats window (stats.c) */
 
-		/* Sleep the rest of the naptime, unless woken. */
-		delay = gov_naptime_ms -
-			TimestampDifferenceMilliseconds(tick_start, GetCurrentTimestamp());
-		if (delay > 0 && pg_atomic_read_u32(&gov->reload_requested) == 0)
+		/*
+		 * Sleep the rest of the naptime, unless woken; meanwhile serve
+		 * /metrics when governor.metrics_listen_address is set (metrics.c).
+		 */
+		for (;;)
 		{
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 delay, PG_WAIT_EXTENSION);
-			ResetLatch(MyLatch);
+			delay = gov_naptime_ms -
+				TimestampDifferenceMilliseconds(tick_start, GetCurrentTimestamp());
+			if (delay <= 0 || pg_atomic_read_u32(&gov->reload_requested) != 0)
+				break;
+			if (gov_metrics_sleep(delay))
+			{
+				ResetLatch(MyLatch);
+				break;
+			}
 		}
 	}
 }
