@@ -173,7 +173,10 @@ void
 gov_pool_count_auth_failed(const char *database, const char *role,
 						   const char *appname)
 {
-	GOV_POOL_BUMP(gov_pool_lookup(database, role, appname), auth_failed);
+	/* Look up first: the macro evaluates its argument under pools_lock. */
+	int			pool = gov_pool_lookup(database, role, appname);
+
+	GOV_POOL_BUMP(pool, auth_failed);
 }
 
 /* Format a socket address numerically; "" when there is none. */
