@@ -11,7 +11,9 @@ OBJS = \
 	extension/worker.o \
 	extension/views.o \
 	extension/admin.o \
-	extension/enforcement.o
+	extension/enforcement.o \
+	extension/stats.o \
+	extension/metrics.o
 
 EXTENSION = pg_governor
 DATA = extension/pg_governor--1.0.sql
@@ -23,7 +25,7 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initi
 	-Wno-sign-compare -Wno-cast-function-type
 
 NO_LOCALE = 1
-REGRESS = setup surface views rules admin enforcement
+REGRESS = setup surface views rules admin enforcement stats
 REGRESS_OPTS = --temp-instance=./tmp_check_regress --temp-config=$(srcdir)/test/pg_governor.conf
 ISOLATION = pool_counts queue_order
 ISOLATION_OPTS = --temp-instance=./tmp_check_iso --temp-config=$(srcdir)/test/isolation.conf \

@@ -189,4 +189,19 @@ gov_init_srf(FunctionCallInfo fcinfo)
 	pstmt, queryString, context, params, queryEnv, dest, qc
 #endif
 
+/* Connections ordinary roles may use: max_connections minus the reserved ones. */
+#include "postmaster/postmaster.h"
+#if PG_VERSION_NUM >= 160000
+#define gov_usable_connections()	(MaxConnections - SuperuserReservedConnections - ReservedConnections)
+#else
+#define gov_usable_connections()	(MaxConnections - ReservedBackends)
+#endif
+
+/* CreateWaitEventSet takes a ResourceOwner (NULL: untracked) from 17 on. */
+#if PG_VERSION_NUM >= 170000
+#define gov_create_wait_event_set(n)	CreateWaitEventSet(NULL, (n))
+#else
+#define gov_create_wait_event_set(n)	CreateWaitEventSet(CurrentMemoryContext, (n))
+#endif
+
 #endif							/* PG_GOVERNOR_COMPAT_H */

@@ -340,3 +340,108 @@ GRANT EXECUTE ON FUNCTION @extschema@._pools(), @extschema@._sessions(),
 GRANT SELECT ON @extschema@.pools, @extschema@.clients, @extschema@.servers,
     @extschema@.rule_usage, @extschema@.events,
     @extschema@.rules TO pg_monitor;
+
+-- ==================================================================
+-- Statistics, health and metrics (stats.c, metrics.c)
+-- ==================================================================
+CREATE FUNCTION @extschema@._stats(
+    OUT database text,
+    OUT total_xact_count bigint, OUT total_query_count bigint,
+    OUT total_received bigint, OUT total_sent bigint,
+    OUT total_xact_time bigint, OUT total_query_time bigint,
+    OUT total_wait_time bigint,
+    OUT avg_xact_count bigint, OUT avg_query_count bigint,
+    OUT avg_recv bigint, OUT avg_sent bigint,
+    OUT avg_xact_time bigint, OUT avg_query_time bigint,
+    OUT avg_wait_time bigint,
+    OUT total_connections bigint, OUT total_rejected bigint,
+    OUT total_terminated bigint, OUT total_auth_failed bigint,
+    OUT stats_reset timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'gov_stats' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION @extschema@._stats() IS 'Backs governor.stats';
+
+CREATE FUNCTION @extschema@._pool_stats(
+    OUT database text, OUT "user" text, OUT application_name text,
+    OUT total_xact_count bigint, OUT total_query_count bigint,
+    OUT total_received bigint, OUT total_sent bigint,
+    OUT total_xact_time bigint, OUT total_query_time bigint,
+    OUT total_wait_time bigint,
+    OUT avg_xact_count bigint, OUT avg_query_count bigint,
+    OUT avg_recv bigint, OUT avg_sent bigint,
+    OUT avg_xact_time bigint, OUT avg_query_time bigint,
+    OUT avg_wait_time bigint,
+    OUT total_connections bigint, OUT total_rejected bigint,
+    OUT total_terminated bigint, OUT total_auth_failed bigint,
+    OUT stats_reset timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'gov_pool_stats' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION @extschema@._pool_stats() IS 'Backs governor.pool_stats';
+
+CREATE VIEW @extschema@.stats AS SELECT * FROM @extschema@._stats();
+CREATE VIEW @extschema@.pool_stats AS SELECT * FROM @extschema@._pool_stats();
+
+COMMENT ON VIEW @extschema@.stats IS
+  'One row per database: PgBouncer SHOW STATS columns and units (times in microseconds; avg_* over the last one to two governor.stats_period: counts per second, times per transaction, query or admitted connection), then governance totals. Totals never go down when sessions end; governor.reset_stats() zeroes them.';
+COMMENT ON VIEW @extschema@.pool_stats IS
+  'governor.stats per pool: one row per (database, user, application_name at login); past governor.max_pools, one overflow row (*, *, *overflow*).';
+COMMENT ON COLUMN @extschema@.stats.database IS 'Database named at login';
+COMMENT ON COLUMN @extschema@.stats.total_xact_count IS 'Transactions of client sessions (implicit single-statement ones included)';
+COMMENT ON COLUMN @extschema@.stats.total_query_count IS 'Top-level client statements (statements run inside functions are not counted); a statement that fails in the executor or a utility counts, a syntax error does not';
+COMMENT ON COLUMN @extschema@.stats.total_received IS 'Always NULL: bytes from clients are not measurable inside the server (PgBouncer counts them on its sockets)';
+COMMENT ON COLUMN @extschema@.stats.total_sent IS 'Always NULL: bytes to clients are not measurable inside the server (PgBouncer counts them on its sockets)';
+COMMENT ON COLUMN @extschema@.stats.total_xact_time IS 'Microseconds inside transactions, from their first statement to their end, idle in transaction included';
+COMMENT ON COLUMN @extschema@.stats.total_query_time IS 'Microseconds executing client statements';
+COMMENT ON COLUMN @extschema@.stats.total_wait_time IS 'Microseconds admitted sessions waited in the login queue (booked when admitted, like PgBouncer books it when a client gets a server)';
+COMMENT ON COLUMN @extschema@.stats.avg_xact_count IS 'Transactions per second over the stats window';
+COMMENT ON COLUMN @extschema@.stats.avg_query_count IS 'Statements per second over the stats window';
+COMMENT ON COLUMN @extschema@.stats.avg_recv IS 'Always NULL: see total_received';
+COMMENT ON COLUMN @extschema@.stats.avg_sent IS 'Always NULL: see total_sent';
+COMMENT ON COLUMN @extschema@.stats.avg_xact_time IS 'Microseconds per transaction over the stats window';
+COMMENT ON COLUMN @extschema@.stats.avg_query_time IS 'Microseconds per statement over the stats window';
+COMMENT ON COLUMN @extschema@.stats.avg_wait_time IS 'Microseconds of login queue wait per admitted session over the stats window (PgBouncer 1.23+ meaning)';
+COMMENT ON COLUMN @extschema@.stats.total_connections IS 'Sessions admitted';
+COMMENT ON COLUMN @extschema@.stats.total_rejected IS 'Logins refused (rule full after queue_timeout, paused past the wait, disabled database)';
+COMMENT ON COLUMN @extschema@.stats.total_terminated IS 'Sessions terminated by the governor';
+COMMENT ON COLUMN @extschema@.stats.total_auth_failed IS 'Logins that failed authentication (a client hanging up at the password prompt is not counted)';
+COMMENT ON COLUMN @extschema@.stats.stats_reset IS 'Last governor.reset_stats(), or server start';
+COMMENT ON COLUMN @extschema@.pool_stats."user" IS 'Login role';
+COMMENT ON COLUMN @extschema@.pool_stats.application_name IS 'application_name sent at login';
+COMMENT ON COLUMN @extschema@.pool_stats.total_received IS 'Always NULL: not measurable inside the server';
+COMMENT ON COLUMN @extschema@.pool_stats.total_sent IS 'Always NULL: not measurable inside the server';
+COMMENT ON COLUMN @extschema@.pool_stats.avg_recv IS 'Always NULL: not measurable inside the server';
+COMMENT ON COLUMN @extschema@.pool_stats.avg_sent IS 'Always NULL: not measurable inside the server';
+
+CREATE FUNCTION @extschema@.reset_stats() RETURNS void
+AS 'MODULE_PATHNAME', 'gov_reset_stats' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.reset_stats() IS
+  'Zero the totals of governor.stats and governor.pool_stats and restart their averaging window (rule counters and events are kept)';
+
+CREATE FUNCTION @extschema@._health(
+    OUT signal text, OUT value float8, OUT warn float8, OUT crit float8,
+    OUT status text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'gov_health' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION @extschema@._health() IS 'Backs governor.health';
+
+CREATE VIEW @extschema@.health AS SELECT * FROM @extschema@._health();
+COMMENT ON VIEW @extschema@.health IS
+  'One row per health signal: connection_usage_percent (registered sessions against max_connections minus reserved connections), waiting_sessions (queued at login), avg_wait_ms (login queue wait per admitted session over the stats window), connection_error_rate_percent (refused + failed authentication over all login attempts in the stats window). Thresholds: governor.health_* settings.';
+COMMENT ON COLUMN @extschema@.health.signal IS 'Signal name; its unit is the suffix';
+COMMENT ON COLUMN @extschema@.health.value IS 'Current value';
+COMMENT ON COLUMN @extschema@.health.warn IS 'Value from which status is warn';
+COMMENT ON COLUMN @extschema@.health.crit IS 'Value from which status is crit';
+COMMENT ON COLUMN @extschema@.health.status IS 'ok, warn or crit';
+
+CREATE FUNCTION @extschema@.metrics() RETURNS text
+AS 'MODULE_PATHNAME', 'gov_metrics' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION @extschema@.metrics() IS
+  'Pools, stats, health, rule usage and the event counter in Prometheus text exposition format (names modelled on pgbouncer_exporter, prefix pg_governor_); the worker serves the same text on governor.metrics_listen_address';
+
+REVOKE ALL ON FUNCTION @extschema@._stats(), @extschema@._pool_stats(),
+    @extschema@._health(), @extschema@.metrics(),
+    @extschema@.reset_stats() FROM PUBLIC;
+REVOKE ALL ON @extschema@.stats, @extschema@.pool_stats, @extschema@.health FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._stats(), @extschema@._pool_stats(),
+    @extschema@._health(), @extschema@.metrics() TO pg_monitor;
+GRANT SELECT ON @extschema@.stats, @extschema@.pool_stats, @extschema@.health TO pg_monitor;

@@ -81,6 +81,7 @@ _PG_init(void)
 
 	gov_admission_init();		/* login hook: registry, rules, queue */
 	gov_enforcement_init();		/* emit_log_hook: FATAL text of a governor kill */
+	gov_stats_init();			/* query-path counters (stats.c) */
 	gov_worker_register();		/* rules loading, enforcement, stats window */
 }
 
@@ -141,6 +142,9 @@ gov_define_settings(void)
 							NULL,
 							&gov_max_events, 1000, 10, 1000000,
 							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+
+	gov_stats_define_settings();	/* stats_period, health thresholds */
+	gov_metrics_define_settings();	/* metrics_listen_address, metrics_port */
 
 	gov_reserve_guc_prefix("governor");
 }

@@ -403,4 +403,84 @@ extern void gov_pool_count_terminated(int pool);
 extern void gov_pool_count_auth_failed(const char *database, const char *role,
 									   const char *appname);
 
+/* ----------------------------------------------------------------
+ * Statistics, health and metrics (stats.c, metrics.c)
+ * ----------------------------------------------------------------
+ */
+extern int	gov_stats_period_s;
+
+/* Live view of one pool: totals, window start and gauges. */
+typedef struct GovPoolLive
+{
+	bool		used;			/* pool exists */
+	GovPoolKey	key;
+	GovPoolTotals live;			/* folded totals + live sessions' counters */
+	GovPoolTotals prev;			/* window start (modular uint64 deltas) */
+	TimestampTz prev_time;
+	/* Gauges (only when collected with gauges = true). */
+	int			sessions;
+	int			cl_active;
+	int			cl_waiting;
+	int			sv_active;
+	int			sv_idle;
+	int			sv_login;
+	int			idle_in_xact;
+	int			waiting_on_lock;
+	TimestampTz oldest_wait;
+	TimestampTz oldest_xact;
+} GovPoolLive;
+
+typedef struct GovStatsView
+{
+	TimestampTz now;
+	TimestampTz stats_reset;
+	int			npools;			/* entries in pools[] (max_pools + 1) */
+	GovPoolLive *pools;
+	int			in_use;			/* registered non-replication sessions */
+	int			waiting;		/* sessions queued at login */
+} GovStatsView;
+
+/* Averages over the window, PgBouncer 1.23+ units. */
+typedef struct GovAverages
+{
+	int64		xact_count;		/* per second */
+	int64		query_count;	/* per second */
+	int64		xact_time;		/* us per transaction */
+	int64		query_time;		/* us per query */
+	int64		wait_time;		/* us per admitted connection */
+} GovAverages;
+
+typedef enum GovHealthSignal
+{
+	GOV_HEALTH_CONNECTIONS = 0,
+	GOV_HEALTH_WAITING,
+	GOV_HEALTH_AVG_WAIT,
+	GOV_HEALTH_ERRORS,
+	GOV_HEALTH_NUM
+} GovHealthSignal;
+
+typedef struct GovHealthRow
+{
+	const char *signal;
+	double		value;
+	double		warn;
+	double		crit;
+	int			status;			/* 0 ok, 1 warn, 2 crit */
+} GovHealthRow;
+
+extern void gov_stats_define_settings(void);
+extern void gov_stats_init(void);
+extern void gov_stats_tick(void);
+extern void gov_stats_collect(GovStatsView *view, bool gauges);
+extern GovPoolLive *gov_stats_by_database(const GovStatsView *view, int *ndb);
+extern void gov_stats_averages(const GovPoolTotals *live, const GovPoolTotals *prev,
+							   int64 window_us, GovAverages *avg);
+extern void gov_health_compute(const GovStatsView *view, GovHealthRow *rows);
+extern const char *gov_health_status_name(int status);
+
+/* metrics.c */
+extern void gov_metrics_define_settings(void);
+extern char *gov_metrics_text(void);	/* palloc'd; no SPI, shared memory only */
+extern bool gov_metrics_sleep(long timeout_ms);	/* worker: true if latch set */
+
 #endif							/* PG_GOVERNOR_H */

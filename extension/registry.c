@@ -19,6 +19,7 @@
  *	Counters in GovCounters are written by the owner only, without a lock.
  *	gov->pools_lock: the pool hash and pool totals; exclusive to insert a
  *		pool or fold an ending session's counters, shared to look up/read.
+ *		The fold happens inside the gov->lock section that clears the slot.
  *
  *-------------------------------------------------------------------------
  */
@@ -115,6 +116,8 @@ gov_pool_lookup(const char *database, const char *role, const char *appname)
 			gov_make_key(&pool->key, "*", "*", "*overflow*");
 			pool->index = gov_max_pools;
 			pool->overflow = true;
+			/* stats window starts now (stats.c) */
+			pool->prev_snapshot_time = pool->last_snapshot_time = GetCurrentTimestamp();
 		}
 		index = gov_max_pools;
 	}
@@ -128,6 +131,8 @@ gov_pool_lookup(const char *database, const char *role, const char *appname)
 			memset(pool, 0, sizeof(*pool));
 			pool->key = key;
 			pool->index = entry->index;
+			/* stats window starts now (stats.c) */
+			pool->prev_snapshot_time = pool->last_snapshot_time = GetCurrentTimestamp();
 		}
 		index = entry->index;
 	}
@@ -318,11 +323,14 @@ gov_registry_release(int code, Datum arg)
 	if (LWLockHeldByMe(gov->pools_lock))
 		LWLockRelease(gov->pools_lock);
 
+	/*
+	 * Fold and clear in one gov->lock section, so that a reader summing
+	 * pool totals and live slots (stats.c) never counts a session twice.
+	 */
+	LWLockAcquire(gov->lock, LW_EXCLUSIVE);
 	LWLockAcquire(gov->pools_lock, LW_EXCLUSIVE);
 	gov_fold_counters(slot);
 	LWLockRelease(gov->pools_lock);
-
-	LWLockAcquire(gov->lock, LW_EXCLUSIVE);
 	if (slot->state == GOV_SLOT_ADMITTED && slot->exempt == GOV_NOT_EXEMPT)
 	{
 		for (i = 0; i < gov->nrules; i++)

@@ -147,6 +147,7 @@ gov_worker_main(Datum main_arg)
 			tick_start = now;
 			pg_atomic_write_u32(&gov->reload_requested, 0);
 			gov_worker_tick();
+			gov_stats_tick();	/* stats window (stats.c) */
 		}
 
 		/*
@@ -158,12 +159,14 @@ gov_worker_main(Datum main_arg)
 		delay = gov_enforce_sleep_ms(next_deadline, gov_naptime_ms -
 									 TimestampDifferenceMilliseconds(tick_start, GetCurrentTimestamp()));
 
-		/* Sleep until then, unless woken. */
+		/*
+		 * Sleep until then, unless woken; meanwhile serve /metrics when
+		 * governor.metrics_listen_address is set (metrics.c).
+		 */
 		if (delay > 0 && pg_atomic_read_u32(&gov->reload_requested) == 0)
 		{
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 delay, PG_WAIT_EXTENSION);
-			ResetLatch(MyLatch);
+			if (gov_metrics_sleep(delay))
+				ResetLatch(MyLatch);
 		}
 	}
 }
