@@ -78,11 +78,16 @@ gov_probe_process_utility(GOV_PROCESS_UTILITY_ARGS)
 char *
 gov_probe_strings(void)
 {
+	/* The hook argument lists must match the server's hook types. */
+	ExecutorRun_hook_type run = gov_probe_executor_run;
+	ProcessUtility_hook_type utility = gov_probe_process_utility;
 #ifdef GOV_HAVE_SHMEM_REQUEST_HOOK
 	shmem_request_hook_type hook = shmem_request_hook;
 
 	if (hook)
 		hook();
 #endif
+	if (run == ExecutorRun_hook || utility == ProcessUtility_hook)
+		return NULL;
 	return gov_guc_strdup("x");
 }
