@@ -18,6 +18,7 @@
 #include "pgstat.h"
 #include "storage/proc.h"
 #include "utils/elog.h"
+#include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
 #if PG_VERSION_NUM >= 140000
@@ -28,13 +29,62 @@
 #include "storage/procnumber.h"
 #endif
 
-/* This backend's PGPROC number: the registry index. */
+/*
+ * Noreturn functions: write "pg_noreturn" before the declaration, the form
+ * 18 requires (it dropped pg_attribute_noreturn()); older servers get it
+ * here with the same meaning.
+ */
+#ifndef pg_noreturn
+#if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define pg_noreturn _Noreturn
+#elif defined(__GNUC__)
+#define pg_noreturn __attribute__((noreturn))
+#else
+#define pg_noreturn
+#endif
+#endif
+
+/*
+ * This backend's PGPROC number (the registry index), a PGPROC's number,
+ * and a PGPROC's local transaction id.
+ */
 #if PG_VERSION_NUM >= 170000
 #define gov_my_procno()			((int) MyProcNumber)
+#define gov_proc_number(proc)	((int) GetNumberFromPGProc(proc))
 #define gov_proc_lxid(proc)		((proc)->vxid.lxid)
 #else
 #define gov_my_procno()			(MyProc->pgprocno)
+#define gov_proc_number(proc)	((proc)->pgprocno)
 #define gov_proc_lxid(proc)		((proc)->lxid)
+#endif
+
+/* Are n PGPROCs free for new sessions?  16 added an out parameter. */
+#if PG_VERSION_NUM >= 160000
+#define gov_have_n_free_procs(n)	HaveNFreeProcs((n), NULL)
+#else
+#define gov_have_n_free_procs(n)	HaveNFreeProcs(n)
+#endif
+
+/*
+ * TimestampDifferenceMilliseconds: 14 has it, 13 only from a later minor
+ * release.  For 13 use our own under that name (a macro, so it does not
+ * clash with the core declaration where the minor has one), clamped like
+ * 17's to what WaitLatch accepts.
+ */
+#if PG_VERSION_NUM < 140000
+static inline long
+gov_timestamp_difference_ms(TimestampTz start_time, TimestampTz stop_time)
+{
+	TimestampTz diff = stop_time - start_time;
+
+	if (diff <= 0)
+		return 0;
+	if (diff >= (INT_MAX * INT64CONST(1000) - 999))
+		return (long) INT_MAX;
+	return (long) ((diff + 999) / 1000);
+}
+#define TimestampDifferenceMilliseconds(start_time, stop_time) \
+	gov_timestamp_difference_ms((start_time), (stop_time))
 #endif
 
 /* Shared memory must be requested from shmem_request_hook from 15 on. */
@@ -90,6 +140,13 @@ gov_init_srf(FunctionCallInfo fcinfo)
 	rsinfo->setDesc = CreateTupleDescCopy(tupdesc);
 	MemoryContextSwitchTo(oldcxt);
 }
+#endif
+
+/* Executor instrumentation: 14 added the async_mode argument. */
+#if PG_VERSION_NUM >= 140000
+#define gov_instr_alloc(n, options)	InstrAlloc((n), (options), false)
+#else
+#define gov_instr_alloc(n, options)	InstrAlloc((n), (options))
 #endif
 
 /* Drop this backend's snapshot of other backends' status. */
