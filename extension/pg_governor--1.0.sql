@@ -108,14 +108,13 @@ BEGIN
             RAISE EXCEPTION 'pg_governor rule "%": application_name pattern is longer than 127 bytes', NEW.name
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
-        BEGIN
-            PERFORM '' LIKE NEW.application_name;
-        EXCEPTION WHEN invalid_escape_sequence THEN
+        -- An odd run of backslashes at the end escapes nothing.
+        IF NEW.application_name ~ '(^|[^\\])(\\\\)*\\$' THEN
             RAISE EXCEPTION 'pg_governor rule "%": application_name pattern "%" ends with an escape character',
                             NEW.name, NEW.application_name
                 USING ERRCODE = 'invalid_escape_sequence',
                       HINT = 'Write \\ for a literal backslash.';
-        END;
+        END IF;
     END IF;
     RETURN NEW;
 END;
@@ -255,6 +254,43 @@ COMMENT ON COLUMN @extschema@.servers.remote_pid IS 'Backend process id';
 COMMENT ON COLUMN @extschema@.servers.wait IS 'Seconds queued for a waiting session; age of the running query for an active one';
 
 -- ------------------------------------------------------------------
+-- Rule usage and events
+-- ------------------------------------------------------------------
+CREATE FUNCTION @extschema@._rule_usage(
+    OUT rule text, OUT mode text,
+    OUT connections int, OUT waiting int, OUT active int,
+    OUT max_connections int, OUT reserve_connections int, OUT max_active int,
+    OUT total_admitted bigint, OUT total_rejected bigint, OUT total_would_reject bigint,
+    OUT total_terminated_idle_in_transaction bigint, OUT total_terminated_idle bigint,
+    OUT total_terminated_lifetime bigint, OUT total_terminated_transaction_duration bigint,
+    OUT total_killed bigint, OUT total_would_terminate bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'gov_rule_usage' LANGUAGE C STRICT VOLATILE;
+
+CREATE VIEW @extschema@.rule_usage AS SELECT * FROM @extschema@._rule_usage();
+COMMENT ON VIEW @extschema@.rule_usage IS 'One row per enabled rule loaded by the worker: sessions in its bucket, queued, in a transaction, its caps, and totals since server start (kept across reloads by rule name)';
+COMMENT ON COLUMN @extschema@.rule_usage.connections IS 'Admitted, non-exempt sessions matching the rule';
+COMMENT ON COLUMN @extschema@.rule_usage.waiting IS 'Logins queued on this rule';
+COMMENT ON COLUMN @extschema@.rule_usage.active IS 'Sessions of the rule inside a transaction';
+COMMENT ON COLUMN @extschema@.rule_usage.total_admitted IS 'Logins admitted while the rule applied';
+COMMENT ON COLUMN @extschema@.rule_usage.total_rejected IS 'Logins refused by this rule (53300)';
+COMMENT ON COLUMN @extschema@.rule_usage.total_would_reject IS 'Logins a monitor-mode rule would have refused';
+COMMENT ON COLUMN @extschema@.rule_usage.total_killed IS 'Sessions ended by governor.kill()';
+COMMENT ON COLUMN @extschema@.rule_usage.total_would_terminate IS 'Terminations a monitor-mode rule would have made, all reasons';
+
+CREATE FUNCTION @extschema@._events(
+    OUT "time" timestamptz, OUT pid int, OUT database text, OUT "user" text,
+    OUT application_name text, OUT client_addr text, OUT rule text,
+    OUT action text, OUT reason text, OUT observed float8, OUT "limit" float8)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'gov_events' LANGUAGE C STRICT VOLATILE;
+
+CREATE VIEW @extschema@.events AS SELECT * FROM @extschema@._events();
+COMMENT ON VIEW @extschema@.events IS 'The last governor.max_events actions, oldest first: reject, would_reject, terminate, would_terminate, kill, reconnect';
+COMMENT ON COLUMN @extschema@.events.observed IS 'What was measured: seconds for time limits and waits, sessions in use for caps';
+COMMENT ON COLUMN @extschema@.events."limit" IS 'The limit crossed, in the unit of observed';
+
+-- ------------------------------------------------------------------
 -- Admin functions
 -- ------------------------------------------------------------------
 CREATE FUNCTION @extschema@.pause(db name DEFAULT NULL) RETURNS void
@@ -278,11 +314,16 @@ COMMENT ON FUNCTION @extschema@.reload() IS 'Make the worker reload governor.rul
 -- Privileges: views to pg_monitor, actions to superusers only.
 -- ------------------------------------------------------------------
 REVOKE ALL ON FUNCTION @extschema@._pools(), @extschema@._sessions(),
+    @extschema@._rule_usage(), @extschema@._events(),
     @extschema@.pause(name), @extschema@.resume(name),
     @extschema@.disable(name), @extschema@.enable(name),
-    @extschema@.reload() FROM PUBLIC;
-REVOKE ALL ON @extschema@.pools, @extschema@.clients, @extschema@.servers FROM PUBLIC;
+    @extschema@.reload(), @extschema@._validate_rule(), @extschema@._check_rule_count(),
+    @extschema@._rules_changed() FROM PUBLIC;
+REVOKE ALL ON @extschema@.pools, @extschema@.clients, @extschema@.servers,
+    @extschema@.rule_usage, @extschema@.events FROM PUBLIC;
 GRANT USAGE ON SCHEMA @extschema@ TO pg_monitor;
-GRANT EXECUTE ON FUNCTION @extschema@._pools(), @extschema@._sessions() TO pg_monitor;
+GRANT EXECUTE ON FUNCTION @extschema@._pools(), @extschema@._sessions(),
+    @extschema@._rule_usage(), @extschema@._events() TO pg_monitor;
 GRANT SELECT ON @extschema@.pools, @extschema@.clients, @extschema@.servers,
+    @extschema@.rule_usage, @extschema@.events,
     @extschema@.rules TO pg_monitor;

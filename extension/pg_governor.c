@@ -20,6 +20,7 @@
 #include "storage/shmem.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
+#include "utils/varlena.h"
 
 #include "pg_governor.h"
 
@@ -50,6 +51,7 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 void		_PG_init(void);
 static void gov_define_settings(void);
+static bool gov_check_role_list(char **newval, void **extra, GucSource source);
 static void gov_shmem_request(void);
 static void gov_shmem_startup(void);
 static Size gov_shmem_size(void);
@@ -122,7 +124,7 @@ gov_define_settings(void)
 							   "Comma-separated roles that are never capped, queued or terminated.",
 							   NULL,
 							   &gov_exempt_roles, "",
-							   PGC_SIGHUP, GUC_LIST_INPUT, NULL, NULL, NULL);
+							   PGC_SIGHUP, GUC_LIST_INPUT, gov_check_role_list, NULL, NULL);
 	DefineCustomIntVariable("governor.max_rules",
 							"Maximum number of rows in governor.rules.",
 							NULL,
@@ -140,6 +142,21 @@ gov_define_settings(void)
 							PGC_POSTMASTER, 0, NULL, NULL, NULL);
 
 	gov_reserve_guc_prefix("governor");
+}
+
+/* governor.exempt_roles must parse as a list of identifiers. */
+static bool
+gov_check_role_list(char **newval, void **extra, GucSource source)
+{
+	char	   *copy = pstrdup(*newval);
+	List	   *names;
+	bool		ok = SplitIdentifierString(copy, ',', &names);
+
+	list_free(names);
+	pfree(copy);
+	if (!ok)
+		GUC_check_errdetail("List syntax is invalid.");
+	return ok;
 }
 
 static Size

@@ -327,3 +327,126 @@ gov_sessions(PG_FUNCTION_ARGS)
 	LWLockRelease(gov->lock);
 	return (Datum) 0;
 }
+
+PG_FUNCTION_INFO_V1(gov_rule_usage);
+PG_FUNCTION_INFO_V1(gov_events);
+
+/* One row per loaded rule: live usage, caps and totals by reason. */
+Datum
+gov_rule_usage(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int		   *active;
+	int			i,
+				r;
+
+	gov_require_preload();
+	gov_init_srf(fcinfo);
+
+	LWLockAcquire(gov->lock, LW_SHARED);
+	active = palloc0(sizeof(int) * Max(gov->nrules, 1));
+	for (i = 0; i < gov_nslots; i++)
+	{
+		GovSlot    *slot = &gov_slots[i];
+		GovBackendInfo info;
+
+		if (slot->pid == 0 || slot->state != GOV_SLOT_ADMITTED ||
+			slot->exempt != GOV_NOT_EXEMPT)
+			continue;
+		gov_backend_info(slot, i, &info);
+		if (!info.valid || !info.in_xact)
+			continue;
+		for (r = 0; r < gov->nrules; r++)
+			if (GOV_RULE_ISSET(slot->rules, r))
+				active[r]++;
+	}
+	for (r = 0; r < gov->nrules; r++)
+	{
+		GovRule    *rule = &gov->rules[r];
+		GovRuleState *st = &gov->rule_state[r];
+		Datum		values[17];
+		bool		nulls[17];
+		uint64		would = 0;
+		int			k,
+					c = 0;
+
+		memset(nulls, 0, sizeof(nulls));
+		for (k = 0; k < GOV_NUM_LIMITS; k++)
+			would += st->would_terminate[k];
+		values[c++] = CStringGetTextDatum(NameStr(rule->name));
+		values[c++] = CStringGetTextDatum(rule->monitor ? "monitor" : "enforce");
+		values[c++] = Int32GetDatum(st->in_use);
+		values[c++] = Int32GetDatum(st->waiting);
+		values[c++] = Int32GetDatum(active[r]);
+		if (rule->max_connections == GOV_NONE)
+			nulls[c++] = true;
+		else
+			values[c++] = Int32GetDatum(rule->max_connections);
+		values[c++] = Int32GetDatum(rule->reserve_connections);
+		if (rule->max_active == GOV_NONE)
+			nulls[c++] = true;
+		else
+			values[c++] = Int32GetDatum(rule->max_active);
+		values[c++] = Int64GetDatum((int64) st->admitted);
+		values[c++] = Int64GetDatum((int64) st->rejected);
+		values[c++] = Int64GetDatum((int64) st->would_reject);
+		values[c++] = Int64GetDatum((int64) st->terminated[GOV_LIMIT_IDLE_IN_XACT]);
+		values[c++] = Int64GetDatum((int64) st->terminated[GOV_LIMIT_IDLE]);
+		values[c++] = Int64GetDatum((int64) st->terminated[GOV_LIMIT_LIFETIME]);
+		values[c++] = Int64GetDatum((int64) st->terminated[GOV_LIMIT_XACT_DURATION]);
+		values[c++] = Int64GetDatum((int64) st->terminated[GOV_TERMINATED_KILL]);
+		values[c++] = Int64GetDatum((int64) would);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	LWLockRelease(gov->lock);
+	return (Datum) 0;
+}
+
+/* The event ring, oldest first. */
+Datum
+gov_events(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	uint64		first,
+				n;
+	GovEvent   *copy;
+	uint64		i;
+
+	gov_require_preload();
+	gov_init_srf(fcinfo);
+
+	/* Copy under the lock, build tuples after releasing it. */
+	LWLockAcquire(gov->events_lock, LW_SHARED);
+	n = Min(gov->events_written, (uint64) gov_max_events);
+	first = gov->events_written - n;
+	copy = palloc(sizeof(GovEvent) * Max(n, 1));
+	for (i = 0; i < n; i++)
+		copy[i] = gov->events[(first + i) % gov_max_events];
+	LWLockRelease(gov->events_lock);
+
+	for (i = 0; i < n; i++)
+	{
+		GovEvent   *ev = &copy[i];
+		Datum		values[11];
+		bool		nulls[11];
+		int			c = 0;
+
+		memset(nulls, 0, sizeof(nulls));
+		values[c++] = TimestampTzGetDatum(ev->time);
+		values[c++] = Int32GetDatum(ev->pid);
+		values[c++] = CStringGetTextDatum(NameStr(ev->database));
+		values[c++] = CStringGetTextDatum(NameStr(ev->role));
+		values[c++] = CStringGetTextDatum(NameStr(ev->appname));
+		values[c++] = CStringGetTextDatum(ev->client_addr);
+		if (NameStr(ev->rule)[0])
+			values[c++] = CStringGetTextDatum(NameStr(ev->rule));
+		else
+			nulls[c++] = true;
+		values[c++] = CStringGetTextDatum(ev->action);
+		values[c++] = CStringGetTextDatum(ev->reason);
+		values[c++] = Float8GetDatum(ev->observed);
+		values[c++] = Float8GetDatum(ev->limit);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}

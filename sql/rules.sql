@@ -1,0 +1,78 @@
+-- Bad rows are refused with a clear error and change nothing.
+\set VERBOSITY default
+INSERT INTO governor.rules (name, max_connections) VALUES ('neg', -1);
+INSERT INTO governor.rules (name, reserve_connections, max_connections) VALUES ('negres', -2, 5);
+INSERT INTO governor.rules (name, max_connections, reserve_connections) VALUES ('nores', 5, 2);
+INSERT INTO governor.rules (name, reserve_connections, reserve_timeout) VALUES ('nocap', 2, '1s');
+INSERT INTO governor.rules (name, queue_timeout) VALUES ('negq', '-1s');
+INSERT INTO governor.rules (name, idle_timeout) VALUES ('zeroidle', '0');
+INSERT INTO governor.rules (name, max_lifetime) VALUES ('neglife', '-5 min');
+INSERT INTO governor.rules (name, mode) VALUES ('badmode', 'observe');
+INSERT INTO governor.rules (name, max_active) VALUES ('active', 3);
+INSERT INTO governor.rules (name, application_name) VALUES ('badlike', 'web\');
+INSERT INTO governor.rules (name, application_name) VALUES ('oklike', 'web\\');
+DELETE FROM governor.rules WHERE name = 'oklike';
+INSERT INTO governor.rules (name, client_addr) VALUES ('badcidr', '10.0.0.1/8');
+INSERT INTO governor.rules (name) VALUES ('');
+INSERT INTO governor.rules (name) VALUES (repeat('x', 64));
+SELECT count(*) FROM governor.rules;
+
+-- More enabled rules than governor.max_rules (20 here) is refused as a whole.
+INSERT INTO governor.rules (name) SELECT 'r' || g FROM generate_series(1, 21) g;
+SELECT count(*) FROM governor.rules;
+
+-- A committed change reaches shared memory; reload() waits for it.
+INSERT INTO governor.rules (name, role, application_name, max_connections, queue_timeout, comment)
+VALUES ('app1_cap', 'regress_app1', 'web%', 2, '0', 'two web sessions'),
+       ('app1_watch', 'regress_app1', NULL, 1, NULL, NULL);
+UPDATE governor.rules SET mode = 'monitor' WHERE name = 'app1_watch';
+SELECT governor.reload();
+SELECT rule, mode, connections, waiting, active, max_connections, reserve_connections, max_active,
+       total_admitted, total_rejected, total_would_reject
+  FROM governor.rule_usage ORDER BY rule;
+
+-- Admission: two fit, the third is refused at once naming the rule.
+SELECT gov_try_connect('w1', 'regress_app1', 'web-1');
+SELECT gov_try_connect('w2', 'regress_app1', 'web-2');
+SELECT gov_try_connect('w3', 'regress_app1', 'web-3');
+-- Other applications of the same role are not in the web% bucket.
+SELECT gov_try_connect('j1', 'regress_app1', 'job-1');
+SELECT rule, connections, total_admitted, total_rejected, total_would_reject
+  FROM governor.rule_usage ORDER BY rule;
+SELECT application_name, rules FROM governor.clients WHERE "user" = 'regress_app1' ORDER BY 1;
+
+-- Events: one reject, monitor-mode would_reject, with the observed value and limit.
+SELECT "user", application_name, client_addr, rule, action, reason, observed, "limit"
+  FROM governor.events WHERE "user" = 'regress_app1' ORDER BY "time", action;
+
+-- Raising the cap lets the third in; existing sessions are re-matched.
+UPDATE governor.rules SET max_connections = 3 WHERE name = 'app1_cap';
+SELECT governor.reload();
+SELECT gov_try_connect('w3', 'regress_app1', 'web-3');
+SELECT rule, connections FROM governor.rule_usage ORDER BY rule;
+
+-- Disabled rules stop counting; totals are kept by name across reloads.
+UPDATE governor.rules SET enabled = false WHERE name = 'app1_watch';
+SELECT governor.reload();
+SELECT rule, connections, total_admitted FROM governor.rule_usage ORDER BY rule;
+
+-- Superusers are exempt: this session matches no bucket and counts in none.
+INSERT INTO governor.rules (name, max_connections, queue_timeout) VALUES ('everyone', 0, '0');
+SELECT governor.reload();
+SELECT gov_try_connect('su', current_user, 'web-admin');
+SELECT gov_try_connect('w4', 'regress_app2', 'other');
+SELECT dblink_disconnect('su');
+DELETE FROM governor.rules WHERE name = 'everyone';
+
+-- Address rules: a local-socket session never matches a CIDR rule.
+INSERT INTO governor.rules (name, client_addr, max_connections, queue_timeout)
+VALUES ('lan', '127.0.0.0/8', 0, '0');
+SELECT governor.reload();
+SELECT gov_try_connect('l1', 'regress_app2', 'via-socket');
+SELECT application_name, rules FROM governor.clients WHERE application_name = 'via-socket';
+SELECT dblink_disconnect('l1');
+
+SELECT dblink_disconnect(unnest) FROM unnest(dblink_get_connections()) ORDER BY 1;
+DELETE FROM governor.rules;
+SELECT governor.reload();
+SELECT count(*) FROM governor.rule_usage;
