@@ -285,7 +285,11 @@ mode_iit(int argc, char **argv)
 	for (i = 0; i < n; i++)
 	{
 		if (closed[i])
+		{
+			/* Parse what arrived: the FATAL reaches on_notice. */
 			(void) PQconsumeInput(conns[i]);
+			(void) PQisBusy(conns[i]);
+		}
 		else
 			printf("open\n");
 	}
