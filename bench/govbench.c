@@ -442,7 +442,13 @@ main(int argc, char **argv)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	/* Started in the background by a script: leave SIGINT ignored. */
+	{
+		struct sigaction old;
+
+		if (sigaction(SIGINT, NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+			sigaction(SIGINT, &sa, NULL);
+	}
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
