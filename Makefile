@@ -10,7 +10,8 @@ OBJS = \
 	extension/events.o \
 	extension/worker.o \
 	extension/views.o \
-	extension/admin.o
+	extension/admin.o \
+	extension/enforcement.o
 
 EXTENSION = pg_governor
 DATA = extension/pg_governor--1.0.sql
@@ -22,10 +23,10 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initi
 	-Wno-sign-compare -Wno-cast-function-type
 
 NO_LOCALE = 1
-REGRESS = setup surface views rules admin
+REGRESS = setup surface views rules admin enforcement
 REGRESS_OPTS = --temp-instance=./tmp_check_regress --temp-config=$(srcdir)/test/pg_governor.conf
-ISOLATION = pool_counts
-ISOLATION_OPTS = --temp-instance=./tmp_check_iso --temp-config=$(srcdir)/test/pg_governor.conf \
+ISOLATION = pool_counts queue_order
+ISOLATION_OPTS = --temp-instance=./tmp_check_iso --temp-config=$(srcdir)/test/isolation.conf \
 	--inputdir=$(srcdir)/test
 TAP_TESTS = 1
 PROVE_TESTS ?= test/t/*.pl

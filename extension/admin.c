@@ -146,11 +146,19 @@ gov_reload(PG_FUNCTION_ARGS)
 	TimestampTz start = GetCurrentTimestamp();
 
 	gov_require_preload();
-	if (gov->worker_pid == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("pg_governor worker is not running"),
-				 errhint("Check the server log; the postmaster restarts the worker within a second.")));
+	/* Right after startup the worker may not be up yet: give it time. */
+	while (gov->worker_pid == 0)
+	{
+		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(), GOV_RELOAD_WAIT_MS))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("pg_governor worker is not running"),
+					 errhint("Check the server log: the worker needs the database named by governor.database.")));
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 50, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
 	target = pg_atomic_read_u64(&gov->reload_generation) + 2;
 	gov_worker_wake();
 	while (pg_atomic_read_u64(&gov->reload_generation) < target)

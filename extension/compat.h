@@ -134,6 +134,17 @@ gov_init_srf(FunctionCallInfo fcinfo)
 #define GOV_ERRCODE_TRANSACTION_TIMEOUT		ERRCODE_ADMIN_SHUTDOWN
 #endif
 
+/*
+ * Signal a backend like pg_signal_backend: its whole process group, since
+ * backends call setsid() (16+ dropped the HAVE_SETSID probe: every
+ * non-Windows platform has it).
+ */
+#if defined(HAVE_SETSID) || (PG_VERSION_NUM >= 160000 && !defined(WIN32))
+#define gov_kill_backend(pid, sig)	kill(-(pid), (sig))
+#else
+#define gov_kill_backend(pid, sig)	kill((pid), (sig))
+#endif
+
 /* Role OIDs for privilege checks. */
 #if PG_VERSION_NUM >= 140000
 #define GOV_ROLE_READ_ALL_STATS		ROLE_PG_READ_ALL_STATS

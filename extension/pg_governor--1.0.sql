@@ -311,6 +311,19 @@ COMMENT ON FUNCTION @extschema@.enable(name) IS 'Allow logins again; NULL enable
 COMMENT ON FUNCTION @extschema@.reload() IS 'Make the worker reload governor.rules now; true once it has';
 
 -- ------------------------------------------------------------------
+-- Enforcement verbs (enforcement.c)
+-- ------------------------------------------------------------------
+CREATE FUNCTION @extschema@.kill(db name DEFAULT NULL) RETURNS int
+AS 'MODULE_PATHNAME', 'gov_kill' LANGUAGE C VOLATILE;
+CREATE FUNCTION @extschema@.reconnect(db name DEFAULT NULL) RETURNS int
+AS 'MODULE_PATHNAME', 'gov_reconnect' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.kill(name) IS
+  'Terminate now every governed session of the database (NULL = every database), except the caller''s and exempt ones; returns how many were signalled';
+COMMENT ON FUNCTION @extschema@.reconnect(name) IS
+  'Close every governed session of the database (NULL = every database) at its next idle moment, except the caller''s and exempt ones; returns how many were marked';
+REVOKE ALL ON FUNCTION @extschema@.kill(name), @extschema@.reconnect(name) FROM PUBLIC;
+
+-- ------------------------------------------------------------------
 -- Privileges: views to pg_monitor, actions to superusers only.
 -- ------------------------------------------------------------------
 REVOKE ALL ON FUNCTION @extschema@._pools(), @extschema@._sessions(),

@@ -80,6 +80,7 @@ _PG_init(void)
 	shmem_startup_hook = gov_shmem_startup;
 
 	gov_admission_init();		/* login hook: registry, rules, queue */
+	gov_enforcement_init();		/* emit_log_hook: FATAL text of a governor kill */
 	gov_worker_register();		/* rules loading, enforcement, stats window */
 }
 

@@ -367,6 +367,28 @@ extern bool gov_db_disabled(const char *dbname);
 extern void gov_event_record(const GovSlot *slot, int rule, const char *action,
 							 const char *reason, double observed, double limit);
 
+/* enforcement.c */
+#define GOV_DEADLINE_RECONNECT GOV_NUM_LIMITS	/* kind: governor.reconnect() */
+
+typedef struct GovDeadline
+{
+	TimestampTz deadline;		/* when the governor acts */
+	int			kind;			/* GovLimitKind or GOV_DEADLINE_RECONNECT */
+	int			rule;			/* rule setting the limit, -1 = none */
+	int64		limit_ms;
+	TimestampTz since;			/* start of what is measured */
+} GovDeadline;
+
+extern void gov_enforcement_init(void);
+extern const char *gov_limit_name(int kind);
+extern uint32 gov_lifetime_jitter_seed(int pid, TimestampTz start);
+extern bool gov_limit_deadline(const GovSlot *slot, const GovBackendInfo *info,
+							   int kind, bool monitor, GovDeadline *d);
+extern bool gov_session_deadline(const GovSlot *slot, const GovBackendInfo *info,
+								 GovDeadline *d);
+extern TimestampTz gov_enforce_tick(void);
+extern long gov_enforce_sleep_ms(TimestampTz next, long naptime_left_ms);
+
 /* worker.c */
 extern void gov_worker_register(void);
 extern void gov_worker_wake(void);

@@ -136,39 +136,64 @@ gov_pool_lookup(const char *database, const char *role, const char *appname)
 }
 
 /* Governance totals of a pool (cheap: one short exclusive section). */
-#define GOV_POOL_BUMP(pool, field) \
-	do { \
-		if ((pool) >= 0) \
-		{ \
-			LWLockAcquire(gov->pools_lock, LW_EXCLUSIVE); \
-			gov_pool_array[(pool)].totals.field++; \
-			LWLockRelease(gov->pools_lock); \
-		} \
-	} while (0)
+typedef enum GovPoolCounter
+{
+	GOV_POOL_CONNECTIONS,
+	GOV_POOL_REJECTED,
+	GOV_POOL_TERMINATED,
+	GOV_POOL_AUTH_FAILED
+} GovPoolCounter;
+
+static void
+gov_pool_bump(int pool, GovPoolCounter which)
+{
+	GovPoolTotals *t;
+
+	if (pool < 0)
+		return;
+	LWLockAcquire(gov->pools_lock, LW_EXCLUSIVE);
+	t = &gov_pool_array[pool].totals;
+	switch (which)
+	{
+		case GOV_POOL_CONNECTIONS:
+			t->connections++;
+			break;
+		case GOV_POOL_REJECTED:
+			t->rejected++;
+			break;
+		case GOV_POOL_TERMINATED:
+			t->terminated++;
+			break;
+		case GOV_POOL_AUTH_FAILED:
+			t->auth_failed++;
+			break;
+	}
+	LWLockRelease(gov->pools_lock);
+}
 
 void
 gov_pool_count_admit(int pool)
 {
-	GOV_POOL_BUMP(pool, connections);
+	gov_pool_bump(pool, GOV_POOL_CONNECTIONS);
 }
 
 void
 gov_pool_count_reject(int pool)
 {
-	GOV_POOL_BUMP(pool, rejected);
+	gov_pool_bump(pool, GOV_POOL_REJECTED);
 }
 
 void
 gov_pool_count_terminated(int pool)
 {
-	GOV_POOL_BUMP(pool, terminated);
+	gov_pool_bump(pool, GOV_POOL_TERMINATED);
 }
 
 void
 gov_pool_count_auth_failed(const char *database, const char *role,
 						   const char *appname)
 {
-	GOV_POOL_BUMP(gov_pool_lookup(database, role, appname), auth_failed);
+	gov_pool_bump(gov_pool_lookup(database, role, appname), GOV_POOL_AUTH_FAILED);
 }
 
 /* Format a socket address numerically; "" when there is none. */
@@ -239,7 +264,7 @@ gov_registry_claim(Port *port, GovExemptReason exempt, Oid roleid)
 	slot->exempt = exempt;
 	slot->wait_rule = -1;
 	slot->paused_wait = false;
-	slot->lifetime_jitter_ms = 0;
+	slot->lifetime_jitter_ms = gov_lifetime_jitter_seed(MyProcPid, MyStartTimestamp);
 	memset(slot->rules, 0, sizeof(slot->rules));
 	pg_atomic_write_u32(&slot->close_needed, 0);
 	pg_atomic_write_u32(&slot->kill_pending, 0);

@@ -315,9 +315,22 @@ gov_sessions(PG_FUNCTION_ARGS)
 		}
 		values[c] = gov_rule_names(slot, &nulls[c]);
 		c++;
-		/* deadline, deadline_reason: filled by enforcement. */
-		nulls[c++] = true;
-		nulls[c++] = true;
+		/* When and why the governor will end it (enforcement.c). */
+		{
+			GovDeadline d;
+
+			if (slot->state == GOV_SLOT_ADMITTED &&
+				gov_session_deadline(slot, &info, &d))
+			{
+				values[c++] = TimestampTzGetDatum(d.deadline);
+				values[c++] = CStringGetTextDatum(gov_limit_name(d.kind));
+			}
+			else
+			{
+				nulls[c++] = true;
+				nulls[c++] = true;
+			}
+		}
 		values[c++] = CStringGetTextDatum(slot->exempt == GOV_EXEMPT_SUPERUSER ? "superuser" :
 										  slot->exempt == GOV_EXEMPT_ROLE ? "role" :
 										  slot->exempt == GOV_EXEMPT_REPLICATION ? "replication" : "");

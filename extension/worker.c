@@ -107,6 +107,8 @@ gov_worker_tick(void)
 void
 gov_worker_main(Datum main_arg)
 {
+	TimestampTz tick_start;
+
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
@@ -122,9 +124,12 @@ gov_worker_main(Datum main_arg)
 
 	ereport(LOG, (errmsg("pg_governor worker started in database \"%s\"", gov_database)));
 
+	tick_start = 0;
+
 	for (;;)
 	{
-		TimestampTz tick_start = GetCurrentTimestamp();
+		TimestampTz now;
+		TimestampTz next_deadline;
 		long		delay;
 
 		CHECK_FOR_INTERRUPTS();
@@ -134,12 +139,26 @@ gov_worker_main(Datum main_arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 
-		pg_atomic_write_u32(&gov->reload_requested, 0);
-		gov_worker_tick();
+		/* The periodic duties run once per naptime, or at once on request. */
+		now = GetCurrentTimestamp();
+		if (tick_start == 0 || pg_atomic_read_u32(&gov->reload_requested) != 0 ||
+			TimestampDifferenceExceeds(tick_start, now, gov_naptime_ms))
+		{
+			tick_start = now;
+			pg_atomic_write_u32(&gov->reload_requested, 0);
+			gov_worker_tick();
+		}
 
-		/* Sleep the rest of the naptime, unless woken. */
-		delay = gov_naptime_ms -
-			TimestampDifferenceMilliseconds(tick_start, GetCurrentTimestamp());
+		/*
+		 * Enforcement (enforcement.c) runs on every wake-up, outside any
+		 * transaction, and may wake us before the naptime ends for the
+		 * nearest deadline, so terminations are not late by a naptime.
+		 */
+		next_deadline = gov_enforce_tick();
+		delay = gov_enforce_sleep_ms(next_deadline, gov_naptime_ms -
+									 TimestampDifferenceMilliseconds(tick_start, GetCurrentTimestamp()));
+
+		/* Sleep until then, unless woken. */
 		if (delay > 0 && pg_atomic_read_u32(&gov->reload_requested) == 0)
 		{
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

@@ -1,0 +1,92 @@
+# Helpers shared by pg_governor's TAP tests.
+package GovTest;
+
+use strict;
+use warnings;
+use IPC::Run;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Exporter 'import';
+
+our @EXPORT = qw(gov_node gov_connstr gov_try_login gov_hold gov_release gov_wait_for);
+
+# A node with pg_governor preloaded; extra settings appended.
+sub gov_node
+{
+	my ($name, $conf, %opts) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init;
+	$node->append_conf('postgresql.conf', "shared_preload_libraries = 'pg_governor'\n"
+		  . "governor.naptime = 100ms\n"
+		  . "log_line_prefix = '%m [%p] %e %a '\n"
+		  . "restart_after_crash = on\n"
+		  . ($conf // ''));
+	if ($opts{tcp})
+	{
+		$node->append_conf('postgresql.conf', "listen_addresses = '127.0.0.1'\n");
+		$node->append_conf('pg_hba.conf', "host all all 127.0.0.1/32 trust\n");
+	}
+	$node->start;
+	$node->safe_psql('postgres', 'CREATE EXTENSION pg_governor');
+	return $node;
+}
+
+# libpq connection string; host => '127.0.0.1' for TCP, else the node's socket.
+sub gov_connstr
+{
+	my ($node, %p) = @_;
+	my $host = $p{host} // $node->host;
+	my $s = "host=$host port=" . $node->port . " dbname=" . ($p{dbname} // 'postgres');
+	$s .= " user=$p{user}" if $p{user};
+	$s .= " application_name=$p{app}" if defined $p{app};
+	return $s;
+}
+
+# One login + query; returns (exit code, stdout, stderr).
+sub gov_try_login
+{
+	my ($node, $sql, %p) = @_;
+	my ($out, $err) = ('', '');
+	my $cmd = [ $node->installed_command('psql'), '-X', '-A', '-t', '-v', 'VERBOSITY=verbose',
+		'-d', gov_connstr($node, %p), '-c', $sql ];
+	local %ENV = %ENV;
+	delete $ENV{PGAPPNAME};
+	IPC::Run::run($cmd, '<', \'', '>', \$out, '2>', \$err);
+	chomp $out;
+	return ($? >> 8, $out, $err);
+}
+
+# Keep a session open (psql reading from a pipe) until gov_release.
+sub gov_hold
+{
+	my ($node, %p) = @_;
+	my $in = '';
+	my $out = '';
+	my $err = '';
+	local %ENV = %ENV;
+	delete $ENV{PGAPPNAME};
+	my $h = IPC::Run::start(
+		[ $node->installed_command('psql'), '-X', '-q', '-d', gov_connstr($node, %p) ],
+		'<', \$in, '>', \$out, '2>', \$err);
+	$in .= ($p{sql} // 'SELECT 1;') . "\n";
+	$h->pump_nb;
+	return { h => $h, in => \$in, out => \$out, err => \$err };
+}
+
+sub gov_release
+{
+	my ($s) = @_;
+	${ $s->{in} } .= "\\q\n";
+	$s->{h}->finish;
+	return ${ $s->{err} };
+}
+
+# Poll a query until it returns 't' (like poll_query_until, shorter sleeps).
+sub gov_wait_for
+{
+	my ($node, $sql, $what) = @_;
+	ok($node->poll_query_until('postgres', $sql), $what);
+}
+
+1;
