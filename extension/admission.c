@@ -305,6 +305,24 @@ gov_refuse(GovSlot *slot, GovBlock *b, double waited_s, bool auth_cut)
 			 errhint("Retry later, or raise max_connections or queue_timeout of the rule in governor.rules.")));
 }
 
+/*
+ * governor.kill() reached this login before it finished: end it with the
+ * notice the killer left, while the client can still be told.  The exit
+ * callback gives back the queue place or bucket slot.
+ */
+static void
+gov_check_killed(GovSlot *slot)
+{
+	if (pg_atomic_read_u32(&slot->kill_pending) == 0)
+		return;
+	pg_read_barrier();
+	ConditionVariableCancelSleep();
+	ereport(FATAL,
+			(errcode(slot->kill_sqlstate),
+			 errmsg("%s", slot->kill_message),
+			 slot->kill_detail[0] ? errdetail("%s", slot->kill_detail) : 0));
+}
+
 /* Decide admission for this backend; returns admitted or raises FATAL. */
 static void
 gov_admit(GovSlot *slot)
@@ -324,6 +342,7 @@ gov_admit(GovSlot *slot)
 		long		budget;
 		bool		fits;
 
+		gov_check_killed(slot);
 		now = GetCurrentTimestamp();
 		if (waited)
 			waited_ms = TimestampDifferenceMilliseconds(slot->wait_start, now);
@@ -391,6 +410,7 @@ gov_admit(GovSlot *slot)
 		ConditionVariableTimedSleep(&gov->slot_freed, Max(sleep_ms, 1), PG_WAIT_EXTENSION);
 	}
 	ConditionVariableCancelSleep();
+	gov_check_killed(slot);
 
 	gov_pool_count_admit(slot->pool);
 	if (waited)

@@ -371,7 +371,15 @@ gov_signal_session(int slotno, int pid, GovRecheck recheck,
 		strlcpy(slot->kill_detail, detail, GOV_TEXT_LEN);
 		pg_write_barrier();
 		pg_atomic_write_u32(&slot->kill_pending, 1);
-		if (gov_kill_backend(pid, SIGTERM) != 0)
+		/*
+		 * A login still queued would turn SIGTERM into "canceling
+		 * authentication due to timeout" and tell its client nothing: wake
+		 * it instead, and admission.c raises our FATAL, which it still can
+		 * send.  A login admitted meanwhile checks the notice too.
+		 */
+		if (slot->state != GOV_SLOT_ADMITTED)
+			SetLatch(&proc->procLatch);
+		else if (gov_kill_backend(pid, SIGTERM) != 0)
 		{
 			pg_atomic_write_u32(&slot->kill_pending, 0);
 			ok = false;

@@ -221,23 +221,23 @@ gov_pool_field(const GovPoolLive *pl, GovPoolField f, TimestampTz now)
 	switch (f)
 	{
 		case GF_CL_ACTIVE:
-			return pl->cl_active;
+			return pl->g.cl_active;
 		case GF_CL_WAITING:
-			return pl->cl_waiting;
+			return pl->g.cl_waiting;
 		case GF_SV_ACTIVE:
-			return pl->sv_active;
+			return pl->g.sv_active;
 		case GF_SV_IDLE:
-			return pl->sv_idle;
+			return pl->g.sv_idle;
 		case GF_SV_LOGIN:
-			return pl->sv_login;
+			return pl->g.sv_login;
 		case GF_MAXWAIT_S:
-			return pl->oldest_wait ? Max(now - pl->oldest_wait, 0) / 1e6 : 0;
+			return pl->g.oldest_wait ? Max(now - pl->g.oldest_wait, 0) / 1e6 : 0;
 		case GF_IDLE_IN_XACT:
-			return pl->idle_in_xact;
+			return pl->g.idle_in_xact;
 		case GF_WAITING_ON_LOCK:
-			return pl->waiting_on_lock;
+			return pl->g.waiting_on_lock;
 		case GF_OLDEST_XACT_S:
-			return pl->oldest_xact ? Max(now - pl->oldest_xact, 0) / 1e6 : 0;
+			return pl->g.oldest_xact ? Max(now - pl->g.oldest_xact, 0) / 1e6 : 0;
 		case GF_XACT_COUNT:
 			return (double) pl->live.xact_count;
 		case GF_QUERY_COUNT:
@@ -290,7 +290,7 @@ gov_prom_rows(StringInfo b, const char *prefix, const GovPromMetric *m,
 	int			i;
 
 	for (i = 0; i < nrows && !any; i++)
-		any = rows[i].used && (!live_only || rows[i].sessions > 0);
+		any = rows[i].used && (!live_only || rows[i].g.sessions > 0);
 	if (!any)
 		return;
 	snprintf(name, sizeof(name), "%s%s", prefix, m->name);
@@ -300,7 +300,7 @@ gov_prom_rows(StringInfo b, const char *prefix, const GovPromMetric *m,
 		const GovPoolLive *pl = &rows[i];
 		double		v;
 
-		if (!pl->used || (live_only && pl->sessions == 0))
+		if (!pl->used || (live_only && pl->g.sessions == 0))
 			continue;
 		appendStringInfoString(b, name);
 		if (per_pool)

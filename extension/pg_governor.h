@@ -347,6 +347,29 @@ typedef struct GovBackendInfo
 
 extern void gov_backend_info(const GovSlot *slot, int slotno, GovBackendInfo *info);
 
+/*
+ * What governor.pools shows of a pool's current sessions; one definition of
+ * the PgBouncer mapping, used by the pools view, stats and metrics.
+ */
+typedef struct GovPoolGauges
+{
+	int			sessions;
+	int			cl_active;
+	int			cl_waiting;
+	int			sv_active;
+	int			sv_idle;
+	int			sv_login;
+	int			idle_in_xact;
+	int			waiting_on_lock;
+	TimestampTz oldest_wait;
+	TimestampTz oldest_xact;
+	TimestampTz oldest_session;
+	bool		transaction_mode;	/* a max_active rule applies */
+} GovPoolGauges;
+
+/* views.c: add one registered session; caller holds gov->lock. */
+extern void gov_gauges_add(GovPoolGauges *g, const GovSlot *slot, int slotno);
+
 /* rules.c */
 extern bool gov_rule_matches(const GovRule *rule, const GovSlot *slot);
 extern void gov_match_rules(const GovSlot *slot, uint64 *bits, GovLimits *limits);
@@ -417,17 +440,7 @@ typedef struct GovPoolLive
 	GovPoolTotals live;			/* folded totals + live sessions' counters */
 	GovPoolTotals prev;			/* window start (modular uint64 deltas) */
 	TimestampTz prev_time;
-	/* Gauges (only when collected with gauges = true). */
-	int			sessions;
-	int			cl_active;
-	int			cl_waiting;
-	int			sv_active;
-	int			sv_idle;
-	int			sv_login;
-	int			idle_in_xact;
-	int			waiting_on_lock;
-	TimestampTz oldest_wait;
-	TimestampTz oldest_xact;
+	GovPoolGauges g;			/* only when collected with gauges = true */
 } GovPoolLive;
 
 typedef struct GovStatsView

@@ -517,7 +517,6 @@ gov_stats_collect(GovStatsView *view, bool gauges)
 	{
 		GovSlot    *slot = &gov_slots[i];
 		GovPoolLive *pl;
-		GovBackendInfo info;
 
 		if (slot->pid == 0)
 			continue;
@@ -529,41 +528,8 @@ gov_stats_collect(GovStatsView *view, bool gauges)
 			continue;
 		pl = &view->pools[slot->pool];
 		gov_totals_add_counters(&pl->live, &slot->counters);
-		if (!gauges)
-			continue;
-
-		/* Same mapping as governor.pools (views.c). */
-		pl->sessions++;
-		if (slot->state == GOV_SLOT_WAITING)
-		{
-			pl->cl_waiting++;
-			gov_min_time(&pl->oldest_wait, slot->wait_start);
-			continue;
-		}
-		if (slot->state != GOV_SLOT_ADMITTED)
-		{
-			pl->sv_login++;
-			continue;
-		}
-		pl->cl_active++;
-		gov_backend_info(slot, i, &info);
-		if (!info.valid)
-		{
-			pl->sv_login++;
-			continue;
-		}
-		if (info.in_xact)
-		{
-			pl->sv_active++;
-			gov_min_time(&pl->oldest_xact, info.xact_start);
-		}
-		else
-			pl->sv_idle++;
-		if (info.state == STATE_IDLEINTRANSACTION ||
-			info.state == STATE_IDLEINTRANSACTION_ABORTED)
-			pl->idle_in_xact++;
-		if ((info.wait_event_info & 0xFF000000) == PG_WAIT_LOCK)
-			pl->waiting_on_lock++;
+		if (gauges)
+			gov_gauges_add(&pl->g, slot, i);
 	}
 	LWLockRelease(gov->lock);
 	if (gauges)
@@ -604,16 +570,16 @@ gov_stats_by_database(const GovStatsView *view, int *ndb)
 		gov_totals_add(&d->live, &pl->live);
 		gov_totals_add(&d->prev, &pl->prev);
 		gov_min_time(&d->prev_time, pl->prev_time);
-		d->sessions += pl->sessions;
-		d->cl_active += pl->cl_active;
-		d->cl_waiting += pl->cl_waiting;
-		d->sv_active += pl->sv_active;
-		d->sv_idle += pl->sv_idle;
-		d->sv_login += pl->sv_login;
-		d->idle_in_xact += pl->idle_in_xact;
-		d->waiting_on_lock += pl->waiting_on_lock;
-		gov_min_time(&d->oldest_wait, pl->oldest_wait);
-		gov_min_time(&d->oldest_xact, pl->oldest_xact);
+		d->g.sessions += pl->g.sessions;
+		d->g.cl_active += pl->g.cl_active;
+		d->g.cl_waiting += pl->g.cl_waiting;
+		d->g.sv_active += pl->g.sv_active;
+		d->g.sv_idle += pl->g.sv_idle;
+		d->g.sv_login += pl->g.sv_login;
+		d->g.idle_in_xact += pl->g.idle_in_xact;
+		d->g.waiting_on_lock += pl->g.waiting_on_lock;
+		gov_min_time(&d->g.oldest_wait, pl->g.oldest_wait);
+		gov_min_time(&d->g.oldest_xact, pl->g.oldest_xact);
 	}
 	*ndb = n;
 	return dbs;

@@ -27,23 +27,6 @@
 PG_FUNCTION_INFO_V1(gov_pools);
 PG_FUNCTION_INFO_V1(gov_sessions);
 
-/* Per-pool accumulator for governor.pools. */
-typedef struct GovPoolRow
-{
-	int			cl_active;
-	int			cl_waiting;
-	int			sv_active;
-	int			sv_idle;
-	int			sv_login;
-	int			idle_in_xact;
-	int			waiting_on_lock;
-	TimestampTz oldest_wait;
-	TimestampTz oldest_xact;
-	TimestampTz oldest_session;
-	bool		transaction_mode;
-	bool		seen;
-} GovPoolRow;
-
 static void
 gov_min_ts(TimestampTz *acc, TimestampTz v)
 {
@@ -91,76 +74,85 @@ gov_uses_max_active(const GovSlot *slot)
 	return false;
 }
 
+/*
+ * The PgBouncer mapping of one session: cl_active = admitted, cl_waiting =
+ * queued at login, sv_active = inside a transaction, sv_idle = outside one,
+ * sv_login = past authentication but admission or startup not finished.
+ */
+void
+gov_gauges_add(GovPoolGauges *g, const GovSlot *slot, int slotno)
+{
+	GovBackendInfo info;
+
+	g->sessions++;
+	gov_min_ts(&g->oldest_session, slot->connect_time);
+	if (gov_uses_max_active(slot))
+		g->transaction_mode = true;
+	if (slot->state == GOV_SLOT_WAITING)
+	{
+		g->cl_waiting++;
+		gov_min_ts(&g->oldest_wait, slot->wait_start);
+		return;
+	}
+	if (slot->state != GOV_SLOT_ADMITTED)
+	{
+		g->sv_login++;
+		return;
+	}
+	g->cl_active++;
+	gov_backend_info(slot, slotno, &info);
+	if (!info.valid)
+	{
+		g->sv_login++;			/* admitted, startup not finished yet */
+		return;
+	}
+	if (info.in_xact)
+	{
+		g->sv_active++;
+		gov_min_ts(&g->oldest_xact, info.xact_start);
+	}
+	else
+		g->sv_idle++;
+	if (info.state == STATE_IDLEINTRANSACTION ||
+		info.state == STATE_IDLEINTRANSACTION_ABORTED)
+		g->idle_in_xact++;
+	if ((info.wait_event_info & 0xFF000000) == PG_WAIT_LOCK)
+		g->waiting_on_lock++;
+}
+
 Datum
 gov_pools(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	GovPoolRow *rows;
+	GovPoolGauges *rows;
 	TimestampTz now = GetCurrentTimestamp();
 	int			npool = gov_max_pools + 1;
 	int			i;
 
 	gov_require_preload();
 	gov_init_srf(fcinfo);
-	rows = palloc0(sizeof(GovPoolRow) * npool);
+	rows = palloc0(sizeof(GovPoolGauges) * npool);
 
 	LWLockAcquire(gov->lock, LW_SHARED);
 	for (i = 0; i < gov_nslots; i++)
 	{
 		GovSlot    *slot = &gov_slots[i];
-		GovPoolRow *row;
-		GovBackendInfo info;
 
-		if (slot->pid == 0 || slot->pool < 0)
-			continue;
-		row = &rows[slot->pool];
-		row->seen = true;
-		gov_min_ts(&row->oldest_session, slot->connect_time);
-		if (gov_uses_max_active(slot))
-			row->transaction_mode = true;
-		if (slot->state == GOV_SLOT_WAITING)
-		{
-			row->cl_waiting++;
-			gov_min_ts(&row->oldest_wait, slot->wait_start);
-			continue;
-		}
-		if (slot->state != GOV_SLOT_ADMITTED)
-		{
-			row->sv_login++;
-			continue;
-		}
-		row->cl_active++;
-		gov_backend_info(slot, i, &info);
-		if (!info.valid)
-		{
-			row->sv_login++;	/* admitted, startup not finished yet */
-			continue;
-		}
-		if (info.in_xact)
-		{
-			row->sv_active++;
-			gov_min_ts(&row->oldest_xact, info.xact_start);
-		}
-		else
-			row->sv_idle++;
-		if (info.state == STATE_IDLEINTRANSACTION ||
-			info.state == STATE_IDLEINTRANSACTION_ABORTED)
-			row->idle_in_xact++;
-		if ((info.wait_event_info & 0xFF000000) == PG_WAIT_LOCK)
-			row->waiting_on_lock++;
+		if (slot->pid != 0 && slot->pool >= 0 && slot->pool < npool)
+			gov_gauges_add(&rows[slot->pool], slot, i);
 	}
 	LWLockRelease(gov->lock);
 
 	for (i = 0; i < npool; i++)
 	{
-		GovPoolRow *row = &rows[i];
+		GovPoolGauges *row = &rows[i];
 		GovPool    *pool = &gov_pool_array[i];
 		Datum		values[21];
 		bool		nulls[21];
 		int64		wait_us = 0;
 		int			c = 0;
 
-		if (!row->seen)
+		if (row->sessions == 0)
 			continue;
 		memset(nulls, 0, sizeof(nulls));
 		if (row->oldest_wait != 0)
