@@ -7,6 +7,7 @@ use GovTest;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use IPC::Run;
 
 my $node = gov_node('registry');
 
@@ -58,6 +59,12 @@ is($node->safe_psql('postgres',
 is($node->safe_psql('postgres',
 	"SELECT count(*) FROM governor.clients c WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = c.pid)"),
 	'0', 'every registry entry is a live backend');
+
+# pg_dump keeps the rules (governor.rules is an extension configuration table).
+my ($dump, $dump_err) = ('', '');
+IPC::Run::run([ $node->installed_command('pg_dump'), '-d', $node->connstr('postgres') ],
+	'>', \$dump, '2>', \$dump_err);
+like($dump, qr/^COPY governor\.rules .*\n(?:.*\n)*?cyc\t/m, 'pg_dump output holds the rows of governor.rules');
 
 $node->stop;
 
