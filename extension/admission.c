@@ -156,6 +156,9 @@ typedef struct GovBlock
 	int			would_reject;	/* a monitor rule that is full, -1 = none */
 	int			would_cap;
 	int			would_in_use;
+	/* Names: a reload between lock sections may renumber the rules. */
+	NameData	rule_name;
+	NameData	would_name;
 } GovBlock;
 
 /*
@@ -201,6 +204,7 @@ gov_fits(GovSlot *slot, int64 waited_ms, GovBlock *b)
 				b->would_reject = i;
 				b->would_cap = cap;
 				b->would_in_use = st->in_use;
+				b->would_name = r->name;
 			}
 			continue;
 		}
@@ -211,6 +215,7 @@ gov_fits(GovSlot *slot, int64 waited_ms, GovBlock *b)
 			b->rule = i;
 			b->cap = cap;
 			b->in_use = st->in_use;
+			b->rule_name = r->name;
 			b->timeout_ms = r->queue_timeout_ms != GOV_NONE ?
 				r->queue_timeout_ms : gov_queue_timeout_ms;
 			return false;
@@ -265,8 +270,9 @@ gov_wait_for_rules(void)
 static void
 gov_refuse(GovSlot *slot, GovBlock *b, double waited_s, bool auth_cut)
 {
-	char		rulename[NAMEDATALEN];
+	const char *rulename = NameStr(b->rule_name);
 	GovSlotState prev_state;
+	int			rule = -1;
 
 	LWLockAcquire(gov->lock, LW_EXCLUSIVE);
 	prev_state = slot->state;
@@ -274,18 +280,17 @@ gov_refuse(GovSlot *slot, GovBlock *b, double waited_s, bool auth_cut)
 	slot->state = GOV_SLOT_LOGIN;
 	if (b->rule >= 0)
 	{
-		gov->rule_state[b->rule].rejected++;
-		strlcpy(rulename, NameStr(gov->rules[b->rule].name), NAMEDATALEN);
+		rule = gov_find_rule(rulename);
+		if (rule >= 0)
+			gov->rule_state[rule].rejected++;
 	}
-	else
-		rulename[0] = '\0';
 	LWLockRelease(gov->lock);
 	ConditionVariableCancelSleep();
 	if (prev_state == GOV_SLOT_WAITING)
 		ConditionVariableBroadcast(&gov->slot_freed);	/* next in line */
 
 	gov_pool_count_reject(slot->pool);
-	gov_event_record(slot, b->rule, "reject",
+	gov_event_record(slot, rule, "reject",
 					 b->paused ? "database_paused" : "max_connections",
 					 b->paused ? waited_s : b->in_use,
 					 b->paused ? 0 : b->cap);
@@ -341,6 +346,7 @@ gov_admit(GovSlot *slot)
 		long		sleep_ms;
 		long		budget;
 		bool		fits;
+		bool		moved;
 
 		gov_check_killed(slot);
 		now = GetCurrentTimestamp();
@@ -377,7 +383,17 @@ gov_admit(GovSlot *slot)
 			slot->admit_time = now;
 			slot->wait_start = 0;
 			LWLockRelease(gov->lock);
+			/* We left the queue: whoever waited behind us may go now. */
+			if (waited)
+				ConditionVariableBroadcast(&gov->slot_freed);
 			break;
+		}
+
+		/* Nothing to wait for: refuse without queueing ahead of others. */
+		if (!waited && !b.paused && b.timeout_ms <= 0 && b.next_reserve_ms < 0)
+		{
+			LWLockRelease(gov->lock);
+			gov_refuse(slot, &b, 0.0, false);
 		}
 
 		if (!waited)
@@ -387,9 +403,12 @@ gov_admit(GovSlot *slot)
 			slot->state = GOV_SLOT_WAITING;
 			waited = true;
 		}
+		moved = waited && slot->wait_rule != b.rule && slot->wait_rule >= 0;
 		gov_set_wait_rule(slot, b.rule);
 		slot->paused_wait = b.paused;
 		LWLockRelease(gov->lock);
+		if (moved)
+			ConditionVariableBroadcast(&gov->slot_freed);
 
 		/* Give up, or sleep until a slot frees, a reserve opens or time runs out. */
 		budget = gov_auth_budget_ms();
@@ -419,11 +438,14 @@ gov_admit(GovSlot *slot)
 							(uint64) Max(now - slot->login_time, 0));
 	if (b.would_reject >= 0)
 	{
+		int			rule;
+
 		LWLockAcquire(gov->lock, LW_EXCLUSIVE);
-		if (b.would_reject < gov->nrules)
-			gov->rule_state[b.would_reject].would_reject++;
+		rule = gov_find_rule(NameStr(b.would_name));
+		if (rule >= 0)
+			gov->rule_state[rule].would_reject++;
 		LWLockRelease(gov->lock);
-		gov_event_record(slot, b.would_reject, "would_reject", "max_connections",
+		gov_event_record(slot, rule, "would_reject", "max_connections",
 						 b.would_in_use, b.would_cap);
 	}
 }

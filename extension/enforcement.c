@@ -326,6 +326,7 @@ gov_signal_session(int slotno, int pid, GovRecheck recheck,
 	GovBackendInfo info;
 	PGPROC	   *proc;
 	bool		ok;
+	bool		wake_queue = false;
 
 	if (recheck != GOV_RECHECK_NONE)
 	{
@@ -377,8 +378,10 @@ gov_signal_session(int slotno, int pid, GovRecheck recheck,
 		 * it instead, and admission.c raises our FATAL, which it still can
 		 * send.  A login admitted meanwhile checks the notice too.
 		 */
+		/* Pairs with the barrier of the victim's LWLockRelease at admission. */
+		pg_memory_barrier();
 		if (slot->state != GOV_SLOT_ADMITTED)
-			SetLatch(&proc->procLatch);
+			wake_queue = true;
 		else if (gov_kill_backend(pid, SIGTERM) != 0)
 		{
 			pg_atomic_write_u32(&slot->kill_pending, 0);
@@ -386,6 +389,9 @@ gov_signal_session(int slotno, int pid, GovRecheck recheck,
 		}
 	}
 	LWLockRelease(ProcArrayLock);
+	/* A queued login sleeps on the queue's condition variable, not its latch. */
+	if (wake_queue)
+		ConditionVariableBroadcast(&gov->slot_freed);
 	return ok;
 }
 

@@ -49,13 +49,13 @@ REVOKE ALL ON @extschema@.rules FROM PUBLIC;
 
 -- Refuse bad rows with a message that says what is wrong.
 CREATE FUNCTION @extschema@._validate_rule() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     col text;
     v interval;
 BEGIN
-    IF NEW.name IS NULL OR char_length(NEW.name) NOT BETWEEN 1 AND 63 THEN
-        RAISE EXCEPTION 'pg_governor rule name must be 1 to 63 characters long'
+    IF NEW.name IS NULL OR octet_length(NEW.name) NOT BETWEEN 1 AND 63 THEN
+        RAISE EXCEPTION 'pg_governor rule name must be 1 to 63 bytes long'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF NEW.mode IS NULL OR NEW.mode NOT IN ('enforce', 'monitor') THEN
@@ -92,6 +92,10 @@ BEGIN
             RAISE EXCEPTION 'pg_governor rule "%": % must not be negative', NEW.name, col
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
+        IF NOT isfinite(v) OR v > interval '100 years' THEN
+            RAISE EXCEPTION 'pg_governor rule "%": % must be finite and at most 100 years', NEW.name, col
+                USING ERRCODE = 'invalid_parameter_value', HINT = 'Use NULL for no limit.';
+        END IF;
     END LOOP;
     FOR col, v IN VALUES ('idle_in_transaction_timeout', NEW.idle_in_transaction_timeout),
                          ('idle_timeout', NEW.idle_timeout),
@@ -100,6 +104,10 @@ BEGIN
     LOOP
         IF v <= interval '0' THEN
             RAISE EXCEPTION 'pg_governor rule "%": % must be greater than zero', NEW.name, col
+                USING ERRCODE = 'invalid_parameter_value', HINT = 'Use NULL for no limit.';
+        END IF;
+        IF NOT isfinite(v) OR v > interval '100 years' THEN
+            RAISE EXCEPTION 'pg_governor rule "%": % must be finite and at most 100 years', NEW.name, col
                 USING ERRCODE = 'invalid_parameter_value', HINT = 'Use NULL for no limit.';
         END IF;
     END LOOP;
@@ -126,7 +134,7 @@ CREATE TRIGGER validate BEFORE INSERT OR UPDATE ON @extschema@.rules
 
 -- Bounded shared memory: more rows than governor.max_rules is an error.
 CREATE FUNCTION @extschema@._check_rule_count() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     max_rules int := current_setting('governor.max_rules', true)::int;
     n bigint;
@@ -169,6 +177,7 @@ CREATE FUNCTION @extschema@._pools(
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'gov_pools' LANGUAGE C STRICT VOLATILE;
 
+COMMENT ON FUNCTION @extschema@._pools() IS 'Backs governor.pools';
 CREATE VIEW @extschema@.pools AS SELECT * FROM @extschema@._pools();
 
 CREATE FUNCTION @extschema@._sessions(
@@ -184,6 +193,8 @@ CREATE FUNCTION @extschema@._sessions(
     OUT exempt text)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'gov_sessions' LANGUAGE C STRICT VOLATILE;
+
+COMMENT ON FUNCTION @extschema@._sessions() IS 'Backs governor.clients and governor.servers';
 
 CREATE VIEW @extschema@.clients AS
 SELECT 'C'::text AS type, "user", database, client_state AS state,
@@ -267,6 +278,7 @@ CREATE FUNCTION @extschema@._rule_usage(
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'gov_rule_usage' LANGUAGE C STRICT VOLATILE;
 
+COMMENT ON FUNCTION @extschema@._rule_usage() IS 'Backs governor.rule_usage';
 CREATE VIEW @extschema@.rule_usage AS SELECT * FROM @extschema@._rule_usage();
 COMMENT ON VIEW @extschema@.rule_usage IS 'One row per enabled rule loaded by the worker: sessions in its bucket, queued, in a transaction, its caps, and totals since server start (kept across reloads by rule name)';
 COMMENT ON COLUMN @extschema@.rule_usage.connections IS 'Admitted, non-exempt sessions matching the rule';
@@ -285,6 +297,7 @@ CREATE FUNCTION @extschema@._events(
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'gov_events' LANGUAGE C STRICT VOLATILE;
 
+COMMENT ON FUNCTION @extschema@._events() IS 'Backs governor.events';
 CREATE VIEW @extschema@.events AS SELECT * FROM @extschema@._events();
 COMMENT ON VIEW @extschema@.events IS 'The last governor.max_events actions, oldest first: reject, would_reject, terminate, would_terminate, kill, reconnect';
 COMMENT ON COLUMN @extschema@.events.observed IS 'What was measured: seconds for time limits and waits, sessions in use for caps';

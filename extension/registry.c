@@ -25,12 +25,14 @@
  */
 #include "postgres.h"
 
+#include "commands/dbcommands.h"
 #include "common/ip.h"
 #include "libpq/libpq-be.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
+#include "utils/acl.h"
 #include "utils/hsearch.h"
 
 #include "pg_governor.h"
@@ -81,8 +83,9 @@ gov_make_key(GovPoolKey *key, const char *database, const char *role,
  * Pool index for a (database, user, application_name); creates the pool
  * or, past governor.max_pools, returns the overflow row.
  */
-int
-gov_pool_lookup(const char *database, const char *role, const char *appname)
+static int
+gov_pool_index(const char *database, const char *role, const char *appname,
+			   bool create)
 {
 	GovPoolKey	key;
 	GovPoolHashEntry *entry;
@@ -102,7 +105,8 @@ gov_pool_lookup(const char *database, const char *role, const char *appname)
 	LWLockRelease(gov->pools_lock);
 
 	LWLockAcquire(gov->pools_lock, LW_EXCLUSIVE);
-	if (gov->npools >= gov_max_pools)
+	found = true;
+	if (!create || gov->npools >= gov_max_pools)
 		entry = hash_search(gov_pool_hash, &key, HASH_FIND, NULL);
 	else
 		entry = hash_search(gov_pool_hash, &key, HASH_ENTER_NULL, &found);
@@ -138,6 +142,12 @@ gov_pool_lookup(const char *database, const char *role, const char *appname)
 	}
 	LWLockRelease(gov->pools_lock);
 	return index;
+}
+
+int
+gov_pool_lookup(const char *database, const char *role, const char *appname)
+{
+	return gov_pool_index(database, role, appname, true);
 }
 
 /* Governance totals of a pool (cheap: one short exclusive section). */
@@ -198,7 +208,19 @@ void
 gov_pool_count_auth_failed(const char *database, const char *role,
 						   const char *appname)
 {
-	gov_pool_bump(gov_pool_lookup(database, role, appname), GOV_POOL_AUTH_FAILED);
+	int			pool = gov_pool_index(database, role, appname, false);
+
+	/*
+	 * A client that never authenticated must not fill the pool table with
+	 * names of its choosing: a new pool only for an existing database and
+	 * role, with the application_name left out; anything else counts in
+	 * the overflow row.
+	 */
+	if (pool == gov_max_pools &&
+		OidIsValid(get_role_oid(role, true)) &&
+		OidIsValid(get_database_oid(database, true)))
+		pool = gov_pool_index(database, role, "", true);
+	gov_pool_bump(pool, GOV_POOL_AUTH_FAILED);
 }
 
 /* Format a socket address numerically; "" when there is none. */

@@ -15,6 +15,8 @@ DELETE FROM governor.rules WHERE name = 'oklike';
 INSERT INTO governor.rules (name, client_addr) VALUES ('badcidr', '10.0.0.1/8');
 INSERT INTO governor.rules (name) VALUES ('');
 INSERT INTO governor.rules (name) VALUES (repeat('x', 64));
+INSERT INTO governor.rules (name) VALUES (repeat('é', 32));
+INSERT INTO governor.rules (name, queue_timeout) VALUES ('eons', '1000000 years');
 SELECT count(*) FROM governor.rules;
 
 -- More enabled rules than governor.max_rules (20 here) is refused as a whole.

@@ -101,20 +101,23 @@ gov_wait_for($node, "SELECT connections = 1 AND waiting = 0 FROM governor.rule_u
 	'queued login admitted when the slot freed');
 like(gov_release($queued), qr/^$/, 'queued login ran without error');
 
-# governor.kill() reaches a login still in the queue, and its client is told why.
-$node->safe_psql('postgres', "UPDATE governor.rules SET queue_timeout = '20s' WHERE name = 'single'; SELECT governor.reload();");
+# governor.kill() reaches a login still in the queue at once, and its client
+# is told why; the slot holder (another database) is left alone.
+$node->safe_psql('postgres', "CREATE DATABASE other; UPDATE governor.rules SET queue_timeout = '20s' WHERE name = 'single'; SELECT governor.reload();");
 my $holder2 = gov_hold($node, user => 'app', app => 'single');
 gov_wait_for($node, "SELECT connections = 1 FROM governor.rule_usage WHERE rule = 'single'", 'slot held again');
 my ($kout, $kerr) = ('', '');
 my $kh = IPC::Run::start([ $node->installed_command('psql'), '-X', '-d',
-	gov_connstr($node, user => 'app', app => 'single'), '-c', 'SELECT 1' ], '>', \$kout, '2>', \$kerr);
+	gov_connstr($node, user => 'app', app => 'single', dbname => 'other'), '-c', 'SELECT 1' ], '>', \$kout, '2>', \$kerr);
 gov_wait_for($node, "SELECT waiting = 1 FROM governor.rule_usage WHERE rule = 'single'", 'another login queued');
-is($node->safe_psql('postgres', 'SELECT governor.kill(NULL)'), '2', 'kill() acted on the holder and the queued login');
+$t0 = time;
+is($node->safe_psql('postgres', "SELECT governor.kill('other')"), '1', 'kill() acted on the queued login only');
 $kh->finish;
+cmp_ok(time - $t0, '<', 5, 'the queued login ended at once, not at its queue timeout');
 like($kerr, qr/FATAL:  terminating connection due to pg_governor admin kill/,
 	'the queued client receives the admin-kill FATAL');
-gov_wait_for($node, "SELECT connections = 0 AND waiting = 0 FROM governor.rule_usage WHERE rule = 'single'",
-	'bucket and queue empty after the kill');
+gov_wait_for($node, "SELECT connections = 1 AND waiting = 0 FROM governor.rule_usage WHERE rule = 'single'",
+	'queue empty, the holder still in');
 gov_release($holder2);
 
 # --- Caps per client address range and per application pattern.
