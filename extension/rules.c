@@ -267,11 +267,13 @@ gov_install_rules(GovRule *rules, int nrules)
 	int			i,
 				j;
 
+	/* Allocate first: nothing that can fail runs under the lock. */
+	old_rules = palloc(sizeof(GovRule) * gov_max_rules);
+	old_state = palloc(sizeof(GovRuleState) * gov_max_rules);
+
 	LWLockAcquire(gov->lock, LW_EXCLUSIVE);
 
 	old_n = gov->nrules;
-	old_rules = palloc(sizeof(GovRule) * Max(old_n, 1));
-	old_state = palloc(sizeof(GovRuleState) * Max(old_n, 1));
 	memcpy(old_rules, gov->rules, sizeof(GovRule) * old_n);
 	memcpy(old_state, gov->rule_state, sizeof(GovRuleState) * old_n);
 

@@ -190,25 +190,35 @@ gov_pools(PG_FUNCTION_ARGS)
 
 /* Names of the rules a session matches, as text[] (NULL when none). */
 static Datum
-gov_rule_names(const GovSlot *slot, bool *isnull)
+gov_rule_names(const uint64 *bits, const NameData *names, int nrules, bool *isnull)
 {
-	Datum	   *names = palloc(sizeof(Datum) * Max(gov->nrules, 1));
+	Datum	   *elems = palloc(sizeof(Datum) * Max(nrules, 1));
 	int			n = 0;
 	int			i;
 
-	for (i = 0; i < gov->nrules; i++)
-		if (GOV_RULE_ISSET(slot->rules, i))
-			names[n++] = CStringGetTextDatum(NameStr(gov->rules[i].name));
+	for (i = 0; i < nrules; i++)
+		if (GOV_RULE_ISSET(bits, i))
+			elems[n++] = CStringGetTextDatum(NameStr(names[i]));
 	*isnull = (n == 0);
 	if (n == 0)
 		return (Datum) 0;
-	return PointerGetDatum(construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT));
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
 }
+
+/* What governor.clients/servers show of one session, copied under the lock. */
+typedef struct GovSessionCopy
+{
+	GovSlot		slot;
+	GovBackendInfo info;
+	bool		has_deadline;
+	GovDeadline deadline;
+} GovSessionCopy;
 
 /*
  * One row per registered session: the columns of SHOW CLIENTS and SHOW
  * SERVERS (both views select from this, each with its own type/state),
- * then native ones.
+ * then native ones.  The slots are copied under gov->lock and the tuples
+ * built after it is released, so logins never wait on tuple building.
  */
 #define GOV_SESSION_COLS 25
 
@@ -217,16 +227,44 @@ gov_sessions(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	TimestampTz now = GetCurrentTimestamp();
+	GovSessionCopy *copies;
+	NameData   *names;
+	int			nrules;
+	int			n = 0;
 	int			i;
 
 	gov_require_preload();
 	gov_init_srf(fcinfo);
+	copies = palloc(sizeof(GovSessionCopy) * gov_nslots);
+	names = palloc(sizeof(NameData) * gov_max_rules);
 
 	LWLockAcquire(gov->lock, LW_SHARED);
+	nrules = gov->nrules;
+	for (i = 0; i < nrules; i++)
+		names[i] = gov->rules[i].name;
 	for (i = 0; i < gov_nslots; i++)
 	{
 		GovSlot    *slot = &gov_slots[i];
-		GovBackendInfo info;
+		GovSessionCopy *cp = &copies[n];
+
+		if (slot->pid == 0)
+			continue;
+		memcpy(&cp->slot, slot, sizeof(GovSlot));
+		if (slot->state == GOV_SLOT_ADMITTED)
+			gov_backend_info(slot, i, &cp->info);
+		else
+			memset(&cp->info, 0, sizeof(cp->info));
+		/* When and why the governor will end it (enforcement.c). */
+		cp->has_deadline = slot->state == GOV_SLOT_ADMITTED &&
+			gov_session_deadline(slot, &cp->info, &cp->deadline);
+		n++;
+	}
+	LWLockRelease(gov->lock);
+
+	for (i = 0; i < n; i++)
+	{
+		GovSlot    *slot = &copies[i].slot;
+		GovBackendInfo *info = &copies[i].info;
 		Datum		values[GOV_SESSION_COLS];
 		bool		nulls[GOV_SESSION_COLS];
 		const char *client_state;
@@ -235,21 +273,14 @@ gov_sessions(PG_FUNCTION_ARGS)
 		int64		wait_us = 0;
 		int			c = 0;
 
-		if (slot->pid == 0)
-			continue;
 		memset(nulls, 0, sizeof(nulls));
-		if (slot->state == GOV_SLOT_ADMITTED)
-			gov_backend_info(slot, i, &info);
-		else
-			memset(&info, 0, sizeof(info));
-
 		if (slot->state == GOV_SLOT_WAITING)
 		{
 			client_state = "waiting";
 			server_state = "new";
 			wait_us = now - slot->wait_start;
 		}
-		else if (slot->state != GOV_SLOT_ADMITTED || !info.valid)
+		else if (slot->state != GOV_SLOT_ADMITTED || !info->valid)
 		{
 			client_state = "active";
 			server_state = "new";
@@ -257,9 +288,9 @@ gov_sessions(PG_FUNCTION_ARGS)
 		else
 		{
 			client_state = "active";
-			server_state = info.in_xact ? "active" : "idle";
-			if (info.state == STATE_RUNNING || info.state == STATE_FASTPATH)
-				wait_us = now - info.activity_start;
+			server_state = info->in_xact ? "active" : "idle";
+			if (info->state == STATE_RUNNING || info->state == STATE_FASTPATH)
+				wait_us = now - info->activity_start;
 		}
 		wait_us = Max(wait_us, 0);
 
@@ -272,8 +303,8 @@ gov_sessions(PG_FUNCTION_ARGS)
 		values[c++] = CStringGetTextDatum(slot->local_addr);
 		values[c++] = Int32GetDatum(slot->local_port);
 		values[c++] = TimestampTzGetDatum(slot->connect_time);
-		if (info.valid && info.activity_start)
-			values[c++] = TimestampTzGetDatum(info.activity_start);
+		if (info->valid && info->activity_start)
+			values[c++] = TimestampTzGetDatum(info->activity_start);
 		else
 			values[c++] = TimestampTzGetDatum(slot->login_time);
 		values[c++] = Int32GetDatum((int32) (wait_us / USECS_PER_SEC));
@@ -282,46 +313,40 @@ gov_sessions(PG_FUNCTION_ARGS)
 		values[c++] = CStringGetTextDatum(slot->tls);
 		values[c++] = CStringGetTextDatum(NameStr(slot->appname));
 		values[c++] = Int32GetDatum(slot->pid);
-		bstate = info.valid ? gov_state_name(info.state) : NULL;
+		bstate = info->valid ? gov_state_name(info->state) : NULL;
 		if (bstate)
 			values[c++] = CStringGetTextDatum(bstate);
 		else
 			nulls[c++] = true;
-		if (info.valid && info.xact_start)
-			values[c++] = TimestampTzGetDatum(info.xact_start);
+		if (info->valid && info->xact_start)
+			values[c++] = TimestampTzGetDatum(info->xact_start);
 		else
 			nulls[c++] = true;
-		if (info.valid && info.state_change)
-			values[c++] = TimestampTzGetDatum(info.state_change);
+		if (info->valid && info->state_change)
+			values[c++] = TimestampTzGetDatum(info->state_change);
 		else
 			nulls[c++] = true;
-		if (info.valid && info.wait_event_info)
+		if (info->valid && info->wait_event_info)
 		{
-			values[c++] = CStringGetTextDatum(pgstat_get_wait_event_type(info.wait_event_info));
-			values[c++] = CStringGetTextDatum(pgstat_get_wait_event(info.wait_event_info));
+			values[c++] = CStringGetTextDatum(pgstat_get_wait_event_type(info->wait_event_info));
+			values[c++] = CStringGetTextDatum(pgstat_get_wait_event(info->wait_event_info));
 		}
 		else
 		{
 			nulls[c++] = true;
 			nulls[c++] = true;
 		}
-		values[c] = gov_rule_names(slot, &nulls[c]);
+		values[c] = gov_rule_names(slot->rules, names, nrules, &nulls[c]);
 		c++;
-		/* When and why the governor will end it (enforcement.c). */
+		if (copies[i].has_deadline)
 		{
-			GovDeadline d;
-
-			if (slot->state == GOV_SLOT_ADMITTED &&
-				gov_session_deadline(slot, &info, &d))
-			{
-				values[c++] = TimestampTzGetDatum(d.deadline);
-				values[c++] = CStringGetTextDatum(gov_limit_name(d.kind));
-			}
-			else
-			{
-				nulls[c++] = true;
-				nulls[c++] = true;
-			}
+			values[c++] = TimestampTzGetDatum(copies[i].deadline.deadline);
+			values[c++] = CStringGetTextDatum(gov_limit_name(copies[i].deadline.kind));
+		}
+		else
+		{
+			nulls[c++] = true;
+			nulls[c++] = true;
 		}
 		values[c++] = CStringGetTextDatum(slot->exempt == GOV_EXEMPT_SUPERUSER ? "superuser" :
 										  slot->exempt == GOV_EXEMPT_ROLE ? "role" :
@@ -329,7 +354,8 @@ gov_sessions(PG_FUNCTION_ARGS)
 		Assert(c == GOV_SESSION_COLS);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
-	LWLockRelease(gov->lock);
+	pfree(copies);
+	pfree(names);
 	return (Datum) 0;
 }
 
@@ -342,14 +368,23 @@ gov_rule_usage(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int		   *active;
+	GovRule    *rules;
+	GovRuleState *states;
+	int			nrules;
 	int			i,
 				r;
 
 	gov_require_preload();
 	gov_init_srf(fcinfo);
+	/* Copy under the lock, build tuples after releasing it. */
+	active = palloc0(sizeof(int) * gov_max_rules);
+	rules = palloc(sizeof(GovRule) * gov_max_rules);
+	states = palloc(sizeof(GovRuleState) * gov_max_rules);
 
 	LWLockAcquire(gov->lock, LW_SHARED);
-	active = palloc0(sizeof(int) * Max(gov->nrules, 1));
+	nrules = gov->nrules;
+	memcpy(rules, gov->rules, sizeof(GovRule) * nrules);
+	memcpy(states, gov->rule_state, sizeof(GovRuleState) * nrules);
 	for (i = 0; i < gov_nslots; i++)
 	{
 		GovSlot    *slot = &gov_slots[i];
@@ -361,14 +396,16 @@ gov_rule_usage(PG_FUNCTION_ARGS)
 		gov_backend_info(slot, i, &info);
 		if (!info.valid || !info.in_xact)
 			continue;
-		for (r = 0; r < gov->nrules; r++)
+		for (r = 0; r < nrules; r++)
 			if (GOV_RULE_ISSET(slot->rules, r))
 				active[r]++;
 	}
-	for (r = 0; r < gov->nrules; r++)
+	LWLockRelease(gov->lock);
+
+	for (r = 0; r < nrules; r++)
 	{
-		GovRule    *rule = &gov->rules[r];
-		GovRuleState *st = &gov->rule_state[r];
+		GovRule    *rule = &rules[r];
+		GovRuleState *st = &states[r];
 		Datum		values[17];
 		bool		nulls[17];
 		uint64		would = 0;
@@ -403,7 +440,6 @@ gov_rule_usage(PG_FUNCTION_ARGS)
 		values[c++] = Int64GetDatum((int64) would);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
-	LWLockRelease(gov->lock);
 	return (Datum) 0;
 }
 
