@@ -59,7 +59,7 @@ gov_db_flag(const char *dbname)
 }
 
 /* Caller holds gov->lock. */
-bool
+static bool
 gov_db_paused(const char *dbname)
 {
 	GovDbFlag  *f = gov_db_flag(dbname);
@@ -67,7 +67,7 @@ gov_db_paused(const char *dbname)
 	return gov->all_paused || (f && f->paused);
 }
 
-bool
+static bool
 gov_db_disabled(const char *dbname)
 {
 	GovDbFlag  *f = gov_db_flag(dbname);
@@ -405,7 +405,6 @@ gov_admit(GovSlot *slot)
 		}
 		moved = waited && slot->wait_rule != b.rule && slot->wait_rule >= 0;
 		gov_set_wait_rule(slot, b.rule);
-		slot->paused_wait = b.paused;
 		LWLockRelease(gov->lock);
 		if (moved)
 			ConditionVariableBroadcast(&gov->slot_freed);

@@ -50,19 +50,10 @@
  */
 #if PG_VERSION_NUM >= 170000
 #define gov_my_procno()			((int) MyProcNumber)
-#define gov_proc_number(proc)	((int) GetNumberFromPGProc(proc))
 #define gov_proc_lxid(proc)		((proc)->vxid.lxid)
 #else
 #define gov_my_procno()			(MyProc->pgprocno)
-#define gov_proc_number(proc)	((proc)->pgprocno)
 #define gov_proc_lxid(proc)		((proc)->lxid)
-#endif
-
-/* Are n PGPROCs free for new sessions?  16 added an out parameter. */
-#if PG_VERSION_NUM >= 160000
-#define gov_have_n_free_procs(n)	HaveNFreeProcs((n), NULL)
-#else
-#define gov_have_n_free_procs(n)	HaveNFreeProcs(n)
 #endif
 
 /*
@@ -142,13 +133,6 @@ gov_init_srf(FunctionCallInfo fcinfo)
 }
 #endif
 
-/* Executor instrumentation: 14 added the async_mode argument. */
-#if PG_VERSION_NUM >= 140000
-#define gov_instr_alloc(n, options)	InstrAlloc((n), (options), false)
-#else
-#define gov_instr_alloc(n, options)	InstrAlloc((n), (options))
-#endif
-
 /* Drop this backend's snapshot of other backends' status. */
 #if PG_VERSION_NUM >= 140000
 #define gov_clear_status_snapshot()	pgstat_clear_backend_activity_snapshot()
@@ -200,22 +184,6 @@ gov_init_srf(FunctionCallInfo fcinfo)
 #define gov_kill_backend(pid, sig)	kill(-(pid), (sig))
 #else
 #define gov_kill_backend(pid, sig)	kill((pid), (sig))
-#endif
-
-/* Role OIDs for privilege checks. */
-#if PG_VERSION_NUM >= 140000
-#define GOV_ROLE_READ_ALL_STATS		ROLE_PG_READ_ALL_STATS
-#define GOV_ROLE_SIGNAL_BACKEND		ROLE_PG_SIGNAL_BACKEND
-#else
-#define GOV_ROLE_READ_ALL_STATS		DEFAULT_ROLE_READ_ALL_STATS
-#define GOV_ROLE_SIGNAL_BACKEND		DEFAULT_ROLE_SIGNAL_BACKENDID
-#endif
-
-/* Strings returned by GUC check hooks. */
-#if PG_VERSION_NUM >= 160000
-#define gov_guc_strdup(s)		guc_strdup(LOG, (s))
-#else
-#define gov_guc_strdup(s)		strdup(s)
 #endif
 
 /* Decode wait events: declared in pgstat.h (13) or utils/wait_event.h. */

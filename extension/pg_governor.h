@@ -156,7 +156,6 @@ typedef struct GovSlot
 	GovExemptReason exempt;
 	uint64		ticket;			/* FIFO order among waiters */
 	int			wait_rule;		/* rule queued on, -1 = paused db */
-	bool		paused_wait;	/* waiting because the database is paused */
 
 	/* Login-time identity, set once at login. */
 	NameData	database;
@@ -329,8 +328,6 @@ extern void gov_require_preload(void);
 /* registry.c */
 extern GovSlot *gov_my_slot;
 extern void gov_registry_claim(struct Port *port, GovExemptReason exempt, Oid roleid);
-extern void gov_registry_admitted(void);
-extern int	gov_slot_index(GovSlot *slot);
 
 typedef struct GovBackendInfo
 {
@@ -383,8 +380,6 @@ extern void gov_set_db_flag(const char *dbname, bool set_paused, bool paused,
 
 /* admission.c */
 extern void gov_admission_init(void);
-extern bool gov_db_paused(const char *dbname);
-extern bool gov_db_disabled(const char *dbname);
 
 /* events.c */
 extern void gov_event_record(const GovSlot *slot, int rule, const char *action,

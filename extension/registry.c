@@ -63,12 +63,6 @@ gov_pools_attach(void)
 								  &info, HASH_ELEM | HASH_BLOBS);
 }
 
-int
-gov_slot_index(GovSlot *slot)
-{
-	return (int) (slot - gov_slots);
-}
-
 static void
 gov_make_key(GovPoolKey *key, const char *database, const char *role,
 			 const char *appname)
@@ -290,7 +284,6 @@ gov_registry_claim(Port *port, GovExemptReason exempt, Oid roleid)
 	slot->pool = pool;
 	slot->exempt = exempt;
 	slot->wait_rule = -1;
-	slot->paused_wait = false;
 	slot->lifetime_jitter_ms = gov_lifetime_jitter_seed(MyProcPid, MyStartTimestamp);
 	memset(slot->rules, 0, sizeof(slot->rules));
 	pg_atomic_write_u32(&slot->close_needed, 0);

@@ -12,7 +12,6 @@
 
 #include "catalog/pg_authid.h"
 #include "executor/executor.h"
-#include "executor/instrument.h"
 #include "storage/ipc.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
@@ -38,18 +37,14 @@ gov_probe_numbers(void)
 	TimestampTz now = GetCurrentTimestamp();
 	long		ms = TimestampDifferenceMilliseconds(MyStartTimestamp, now);
 	LocalPgBackendStatus *local;
-	Instrumentation *instr = gov_instr_alloc(1, INSTRUMENT_TIMER);
-	int			n = gov_my_procno() + gov_proc_number(MyProc) +
+	int			n = gov_my_procno() +
 		(int) gov_proc_lxid(MyProc) + gov_max_backends() + (int) ms;
 
 	gov_clear_status_snapshot();
 	local = gov_local_beentry(1);
 	if (local && GOV_STATE_IS_STARTING(local->backendStatus.st_state))
 		n++;
-	if (gov_my_beentry() != NULL && gov_have_n_free_procs(1) && instr)
-		n++;
-	if (has_privs_of_role(GetUserId(), GOV_ROLE_READ_ALL_STATS) ||
-		has_privs_of_role(GetUserId(), GOV_ROLE_SIGNAL_BACKEND))
+	if (gov_my_beentry() != NULL)
 		n++;
 	return n + GOV_ERRCODE_IDLE_IN_XACT_TIMEOUT +
 		GOV_ERRCODE_IDLE_SESSION_TIMEOUT + GOV_ERRCODE_TRANSACTION_TIMEOUT;
@@ -89,5 +84,5 @@ gov_probe_strings(void)
 #endif
 	if (run == ExecutorRun_hook || utility == ProcessUtility_hook)
 		return NULL;
-	return gov_guc_strdup("x");
+	return "x";
 }
