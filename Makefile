@@ -4,19 +4,26 @@
 MODULE_big = pg_governor
 OBJS = \
 	extension/pg_governor.o \
+	extension/vocabulary.o \
+	extension/match.o \
 	extension/registry.o \
 	extension/rules.o \
-	extension/admission.o \
+	extension/pools.o \
 	extension/events.o \
+	extension/bucket.o \
+	extension/admission.o \
+	extension/enforcement.o \
+	extension/counters.o \
+	extension/stats.o \
+	extension/metrics.o \
+	extension/http_request.o \
+	extension/http.o \
 	extension/worker.o \
 	extension/views.o \
-	extension/admin.o \
-	extension/enforcement.o \
-	extension/stats.o \
-	extension/metrics.o
+	extension/admin.o
 
 EXTENSION = pg_governor
-DATA = extension/pg_governor--1.0.sql
+DATA = $(wildcard $(srcdir)/extension/pg_governor--*.sql)
 PGFILEDESC = "pg_governor - connection governance inside PostgreSQL"
 
 PG_CPPFLAGS = -I$(srcdir)/extension

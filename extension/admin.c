@@ -1,98 +1,56 @@
 /*-------------------------------------------------------------------------
  *
  * admin.c
- *		SQL verbs of the admin console: pause/resume, disable/enable,
- *		reload, and the trigger that wakes the worker when governor.rules
- *		changes.
+ *		The admin console: pause/resume, disable/enable, kill, reconnect,
+ *		reload, and the triggers on governor.rules.
  *
- * Pause/disable flags live in GovShared under gov->lock (exclusive to
- * change); every change is broadcast on gov->slot_freed so queued logins
- * re-check at once.
+ * Pause/disable flags live in GovShared under gov->lock and change
+ * through bucket.c, which hands queued logins their places when a pause
+ * ends.  kill/reconnect collect their targets under gov->lock LW_SHARED
+ * and act after releasing it (enforcement.c signals), booking kills to
+ * rules by name.  The triggers run in whatever session changes the
+ * table: the count check scans governor.rules under a lock that
+ * serializes rule changes, so concurrent INSERTs cannot together exceed
+ * governor.max_rules.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
+#include "commands/dbcommands.h"
 #include "commands/trigger.h"
+#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "miscadmin.h"
-#include "pgstat.h"
+#include "storage/lmgr.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 
-#include "pg_governor.h"
+#include "bucket.h"
+#include "enforcement.h"
+#include "settings.h"
+#include "worker.h"
 
 PG_FUNCTION_INFO_V1(gov_pause);
 PG_FUNCTION_INFO_V1(gov_resume);
 PG_FUNCTION_INFO_V1(gov_disable);
 PG_FUNCTION_INFO_V1(gov_enable);
 PG_FUNCTION_INFO_V1(gov_reload);
+PG_FUNCTION_INFO_V1(gov_kill);
+PG_FUNCTION_INFO_V1(gov_reconnect);
 PG_FUNCTION_INFO_V1(gov_rules_changed);
+PG_FUNCTION_INFO_V1(gov_check_rule_count);
 
 /* How long governor.reload() waits for the worker. */
 #define GOV_RELOAD_WAIT_MS 10000
 
 static bool gov_wake_at_commit = false;
 static bool gov_xact_callback_registered = false;
-
-void
-gov_set_db_flag(const char *dbname, bool set_paused, bool paused,
-				bool set_disabled, bool disabled)
-{
-	LWLockAcquire(gov->lock, LW_EXCLUSIVE);
-	if (dbname == NULL)
-	{
-		int			i;
-
-		if (set_paused)
-			gov->all_paused = paused;
-		if (set_disabled)
-			gov->all_disabled = disabled;
-		/* Clearing for all databases also clears each database's flag. */
-		for (i = 0; i < gov->ndbflags; i++)
-		{
-			if (set_paused && !paused)
-				gov->dbflags[i].paused = false;
-			if (set_disabled && !disabled)
-				gov->dbflags[i].disabled = false;
-		}
-	}
-	else
-	{
-		GovDbFlag  *f = NULL;
-		int			i;
-
-		for (i = 0; i < gov->ndbflags; i++)
-			if (strcmp(NameStr(gov->dbflags[i].database), dbname) == 0)
-				f = &gov->dbflags[i];
-		if (f == NULL)
-		{
-			/* Reuse an entry with no flag set before taking a new one. */
-			for (i = 0; i < gov->ndbflags && f == NULL; i++)
-				if (!gov->dbflags[i].paused && !gov->dbflags[i].disabled)
-					f = &gov->dbflags[i];
-			if (f == NULL && gov->ndbflags < GOV_MAX_DB_FLAGS)
-				f = &gov->dbflags[gov->ndbflags++];
-			if (f == NULL)
-			{
-				LWLockRelease(gov->lock);
-				ereport(ERROR,
-						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-						 errmsg("pg_governor can pause or disable at most %d databases by name",
-								GOV_MAX_DB_FLAGS),
-						 errhint("Use NULL to pause or disable every database.")));
-			}
-			memset(f, 0, sizeof(*f));
-			strlcpy(NameStr(f->database), dbname, NAMEDATALEN);
-		}
-		if (set_paused)
-			f->paused = paused;
-		if (set_disabled)
-			f->disabled = disabled;
-	}
-	LWLockRelease(gov->lock);
-	ConditionVariableBroadcast(&gov->slot_freed);
-}
 
 static const char *
 gov_db_arg(FunctionCallInfo fcinfo)
@@ -102,50 +60,105 @@ gov_db_arg(FunctionCallInfo fcinfo)
 	return NameStr(*PG_GETARG_NAME(0));
 }
 
+/* Is this the database the worker reads rules from? */
+static bool
+gov_in_rules_database(void)
+{
+	char	   *name = get_database_name(MyDatabaseId);
+
+	return name != NULL && gov_database != NULL && strcmp(name, gov_database) == 0;
+}
+
+/* ----------------------------------------------------------------
+ * pause, resume, disable, enable
+ * ----------------------------------------------------------------
+ */
+static void
+gov_set_flags(FunctionCallInfo fcinfo, bool set_paused, bool paused,
+			  bool set_disabled, bool disabled)
+{
+	const char *dbname;
+	bool		ok;
+
+	gov_require_preload();
+	dbname = gov_db_arg(fcinfo);
+	gov_bucket_prepare();
+	LWLockAcquire(gov->lock, LW_EXCLUSIVE);
+	ok = gov_db_set_flags(dbname, set_paused, paused, set_disabled, disabled);
+	LWLockRelease(gov->lock);
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("pg_governor can pause or disable at most %d databases by name",
+						GOV_MAX_DB_FLAGS),
+				 errhint("Use NULL to pause or disable every database.")));
+}
+
 Datum
 gov_pause(PG_FUNCTION_ARGS)
 {
-	gov_require_preload();
-	gov_set_db_flag(gov_db_arg(fcinfo), true, true, false, false);
+	gov_set_flags(fcinfo, true, true, false, false);
 	PG_RETURN_VOID();
 }
 
 Datum
 gov_resume(PG_FUNCTION_ARGS)
 {
-	gov_require_preload();
-	gov_set_db_flag(gov_db_arg(fcinfo), true, false, false, false);
+	gov_set_flags(fcinfo, true, false, false, false);
 	PG_RETURN_VOID();
 }
 
 Datum
 gov_disable(PG_FUNCTION_ARGS)
 {
-	gov_require_preload();
-	gov_set_db_flag(gov_db_arg(fcinfo), false, false, true, true);
+	gov_set_flags(fcinfo, false, false, true, true);
 	PG_RETURN_VOID();
 }
 
 Datum
 gov_enable(PG_FUNCTION_ARGS)
 {
-	gov_require_preload();
-	gov_set_db_flag(gov_db_arg(fcinfo), false, false, true, false);
+	gov_set_flags(fcinfo, false, false, true, false);
 	PG_RETURN_VOID();
 }
 
+/* ----------------------------------------------------------------
+ * reload
+ * ----------------------------------------------------------------
+ */
+static void
+gov_wait_briefly(void)
+{
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 10, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+}
+
 /*
- * Make the worker reload the rules now and wait until it has: a load
- * that started after our request completes (generation + 2 covers a load
- * already running when we asked).
+ * Make the worker read the rules now and wait until it has: a read that
+ * started after our request completes (generation + 2 covers a read
+ * already running when we asked).  False, with a WARNING saying why,
+ * when the read failed and older rules stay in force.
  */
 Datum
 gov_reload(PG_FUNCTION_ARGS)
 {
 	uint64		target;
 	TimestampTz start = GetCurrentTimestamp();
+	GovRulesStatus status;
+	char		error[GOV_TEXT_LEN];
 
 	gov_require_preload();
+	if (!gov_in_rules_database())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("governor.rules of database \"%s\" is not used",
+						get_database_name(MyDatabaseId)),
+				 errdetail("The pg_governor worker reads the rules of database \"%s\" (governor.database).",
+						   gov_database),
+				 errhint("Change and reload the rules in that database, or set governor.database and restart the server.")));
+
 	/* Right after startup the worker may not be up yet: give it time. */
 	while (gov->worker_pid == 0)
 	{
@@ -154,10 +167,7 @@ gov_reload(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("pg_governor worker is not running"),
 					 errhint("Check the server log: the worker needs the database named by governor.database.")));
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 50, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
+		gov_wait_briefly();
 	}
 	target = pg_atomic_read_u64(&gov->reload_generation) + 2;
 	gov_worker_wake();
@@ -165,16 +175,134 @@ gov_reload(PG_FUNCTION_ARGS)
 	{
 		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(), GOV_RELOAD_WAIT_MS))
 			PG_RETURN_BOOL(false);
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 10, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
+		gov_wait_briefly();
 		if (target - 2 == pg_atomic_read_u64(&gov->reload_generation))
 			gov_worker_wake();	/* the worker may have slept through */
+	}
+
+	LWLockAcquire(gov->lock, LW_SHARED);
+	status = gov->rules_status;
+	strlcpy(error, gov->rules_error, sizeof(error));
+	LWLockRelease(gov->lock);
+	if (status != GOV_RULES_LOADED && status != GOV_RULES_NO_EXTENSION)
+	{
+		ereport(WARNING,
+				(errmsg("pg_governor could not read governor.rules: %s", error),
+				 errdetail("The rules in force stay as they are; the worker tries again every governor.naptime.")));
+		PG_RETURN_BOOL(false);
 	}
 	PG_RETURN_BOOL(true);
 }
 
+/* ----------------------------------------------------------------
+ * kill and reconnect
+ * ----------------------------------------------------------------
+ */
+
+/* Sessions an admin verb acts on: governed, not ours, in the database. */
+static bool
+gov_admin_target(const GovSlot *slot, const char *dbname)
+{
+	return slot->pid != 0 && slot->pid != MyProcPid &&
+		slot->exempt == GOV_NOT_EXEMPT &&
+		(dbname == NULL || strcmp(NameStr(slot->id.key.database), dbname) == 0);
+}
+
+typedef struct GovKillTarget
+{
+	GovTarget	t;
+	uint64		rules[GOV_RULE_WORDS];
+} GovKillTarget;
+
+Datum
+gov_kill(PG_FUNCTION_ARGS)
+{
+	const char *dbname;
+	GovKillTarget *targets;
+	NameData   *names;
+	int			nrules;
+	int			ntargets = 0;
+	int			nkilled = 0;
+	int			i,
+				r;
+
+	gov_require_preload();
+	dbname = gov_db_arg(fcinfo);
+	targets = palloc(sizeof(GovKillTarget) * gov_nslots);
+	names = palloc(sizeof(NameData) * gov_max_rules);
+
+	/* Rule names with the bits: a reload may renumber rules before we book. */
+	LWLockAcquire(gov->lock, LW_SHARED);
+	nrules = gov->nrules;
+	for (r = 0; r < nrules; r++)
+		names[r] = gov->rules[r].name;
+	for (i = 0; i < gov_nslots; i++)
+	{
+		GovSlot    *slot = &gov_slots[i];
+
+		if (!gov_admin_target(slot, dbname))
+			continue;
+		gov_target_init(&targets[ntargets].t, i, GOV_RECHECK_NONE, 0);
+		memcpy(targets[ntargets].rules, slot->rules, sizeof(slot->rules));
+		ntargets++;
+	}
+	LWLockRelease(gov->lock);
+
+	for (i = 0; i < ntargets; i++)
+	{
+		GovKillTarget *k = &targets[i];
+
+		/* Like pg_terminate_backend: only a superuser ends a superuser. */
+		if (!superuser() && OidIsValid(k->t.roleid) && superuser_arg(k->t.roleid))
+			continue;
+		if (!gov_end_session(&k->t, GOV_END_KILL, NULL,
+							 "terminating connection due to pg_governor admin kill", 0, 0))
+			continue;
+		nkilled++;
+		for (r = 0; r < nrules; r++)
+			if (GOV_RULE_ISSET(k->rules, r))
+				gov_count_end(NameStr(names[r]), GOV_END_KILL, false);
+	}
+	pfree(targets);
+	pfree(names);
+	PG_RETURN_INT32(nkilled);
+}
+
+Datum
+gov_reconnect(PG_FUNCTION_ARGS)
+{
+	const char *dbname;
+	int			nmarked = 0;
+	int			i;
+	Latch	   *latch;
+
+	gov_require_preload();
+	dbname = gov_db_arg(fcinfo);
+
+	/* close_needed is an atomic: setting it needs only a stable slot. */
+	LWLockAcquire(gov->lock, LW_SHARED);
+	for (i = 0; i < gov_nslots; i++)
+	{
+		GovSlot    *slot = &gov_slots[i];
+
+		if (!gov_admin_target(slot, dbname))
+			continue;
+		pg_atomic_write_u32(&slot->close_needed, 1);
+		nmarked++;
+	}
+	latch = gov->worker_latch;
+	LWLockRelease(gov->lock);
+
+	/* Sessions idle now are closed at the worker's next pass: make it now. */
+	if (nmarked > 0 && latch)
+		SetLatch(latch);
+	PG_RETURN_INT32(nmarked);
+}
+
+/* ----------------------------------------------------------------
+ * Triggers on governor.rules
+ * ----------------------------------------------------------------
+ */
 static void
 gov_rules_xact_callback(XactEvent event, void *arg)
 {
@@ -190,7 +318,7 @@ gov_rules_xact_callback(XactEvent event, void *arg)
 		gov_wake_at_commit = false;
 }
 
-/* AFTER ... FOR EACH STATEMENT trigger on governor.rules. */
+/* AFTER ... FOR EACH STATEMENT: wake the worker at COMMIT. */
 Datum
 gov_rules_changed(PG_FUNCTION_ARGS)
 {
@@ -198,11 +326,70 @@ gov_rules_changed(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("governor._rules_changed() must be called as a trigger")));
+	if (gov_preloaded && !gov_in_rules_database())
+		ereport(WARNING,
+				(errmsg("governor.rules of database \"%s\" is not used",
+						get_database_name(MyDatabaseId)),
+				 errdetail("The pg_governor worker reads the rules of database \"%s\" (governor.database).",
+						   gov_database)));
 	if (!gov_xact_callback_registered)
 	{
 		RegisterXactCallback(gov_rules_xact_callback, NULL);
 		gov_xact_callback_registered = true;
 	}
 	gov_wake_at_commit = true;
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * AFTER INSERT OR UPDATE ... FOR EACH STATEMENT: no more enabled rows
+ * than governor.max_rules.  The lock (self-conflicting, but not with the
+ * row changes themselves) makes concurrent changes count one after the
+ * other, and the count uses a fresh snapshot, so a change committed
+ * meanwhile is seen whatever the isolation level.
+ */
+Datum
+gov_check_rule_count(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	AttrNumber	enabled;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	Snapshot	snapshot;
+	int64		n = 0;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("governor._check_rule_count() must be called as a trigger")));
+	/* Without preloading there is no bound to check against. */
+	if (!gov_preloaded)
+		return PointerGetDatum(NULL);
+
+	rel = trigdata->tg_relation;
+	LockRelationOid(RelationGetRelid(rel), ShareUpdateExclusiveLock);
+	enabled = get_attnum(RelationGetRelid(rel), "enabled");
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	slot = table_slot_create(rel, NULL);
+	scan = table_beginscan(rel, snapshot, 0, NULL);
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(slot, enabled, &isnull);
+
+		if (!isnull && DatumGetBool(d))
+			n++;
+	}
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	UnregisterSnapshot(snapshot);
+
+	if (n > gov_max_rules)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("pg_governor allows at most %d enabled rules, this change makes " INT64_FORMAT,
+						gov_max_rules, n),
+				 errhint("Raise governor.max_rules (needs a restart), or disable or merge rules.")));
 	return PointerGetDatum(NULL);
 }

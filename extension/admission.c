@@ -1,42 +1,55 @@
 /*-------------------------------------------------------------------------
  *
  * admission.c
- *		Admission at login: the ClientAuthentication hook, exemptions,
- *		bucket checks, the FIFO wait queue and pause/disable.
+ *		Admission at login: the ClientAuthentication hook, exemptions, the
+ *		wait in a rule's queue, refusals, and the session's exit.
  *
  * Runs in the new backend after authentication succeeded, inside
  * InitPostgres (a transaction is open, catalogs of shared relations are
  * readable, authentication_timeout is armed as STATEMENT_TIMEOUT).
  *
- * Counting is exact: the decision "fits every bucket" and the increment
- * of every bucket happen in one gov->lock LW_EXCLUSIVE section, and the
- * decrement happens in the registry's exit callback.  A session that
- * does not fit takes a ticket and sleeps on gov->slot_freed (no lock
- * held), which every slot release and flag change broadcasts; only the
- * waiter with the lowest ticket on a rule may take that rule's free slot.
+ * A login that does not fit waits in a rule's queue (bucket.c) on its own
+ * latch, which is set only when someone hands it a place (or kills it,
+ * or its database is disabled or resumed); it also wakes when its client
+ * hangs up, so an abandoned login never keeps a server process, and for
+ * its own timers.  It never holds a lock while it waits.
+ *
+ * Locks: gov->lock LW_EXCLUSIVE around every bucket call, never held
+ * across the wait; gov->pools_lock (inside pools.c) for pool totals.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include <poll.h>
+
+#include "access/xact.h"
 #include "libpq/auth.h"
 #include "libpq/libpq-be.h"
 #include "miscadmin.h"
-#include "pgstat.h"
 #include "replication/walsender.h"
+#include "storage/ipc.h"
+#include "tcop/tcopprot.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/timeout.h"
 #include "utils/varlena.h"
 
-#include "pg_governor.h"
+#include "admission.h"
+#include "bucket.h"
+#include "events.h"
+#include "pools.h"
+#include "registry.h"
+#include "rules.h"
+#include "settings.h"
 
-/* How long a login waits for the worker's first rules load after startup. */
-#define GOV_RULES_WAIT_MS	10000
+/* How long a login waits for the worker's first rules read after startup. */
+#define GOV_RULES_WAIT_MS	2000
 /* Margin kept before authentication_timeout so the client gets our error. */
 #define GOV_AUTH_MARGIN_MS	200
 
 static ClientAuthentication_hook_type prev_client_auth_hook = NULL;
+static bool gov_login_done = false;
 
 static void gov_client_auth(Port *port, int status);
 
@@ -45,34 +58,6 @@ gov_admission_init(void)
 {
 	prev_client_auth_hook = ClientAuthentication_hook;
 	ClientAuthentication_hook = gov_client_auth;
-}
-
-static GovDbFlag *
-gov_db_flag(const char *dbname)
-{
-	int			i;
-
-	for (i = 0; i < gov->ndbflags; i++)
-		if (strcmp(NameStr(gov->dbflags[i].database), dbname) == 0)
-			return &gov->dbflags[i];
-	return NULL;
-}
-
-/* Caller holds gov->lock. */
-static bool
-gov_db_paused(const char *dbname)
-{
-	GovDbFlag  *f = gov_db_flag(dbname);
-
-	return gov->all_paused || (f && f->paused);
-}
-
-static bool
-gov_db_disabled(const char *dbname)
-{
-	GovDbFlag  *f = gov_db_flag(dbname);
-
-	return gov->all_disabled || (f && f->disabled);
 }
 
 static bool
@@ -113,25 +98,6 @@ gov_exemption(Port *port, Oid roleid)
 	return GOV_NOT_EXEMPT;
 }
 
-/* Is there a waiter ahead of us on this rule? Caller holds gov->lock. */
-static bool
-gov_earlier_waiter(int rule, uint64 ticket)
-{
-	int			i;
-
-	if (gov->rule_state[rule].waiting == 0)
-		return false;
-	for (i = 0; i < gov_nslots; i++)
-	{
-		GovSlot    *s = &gov_slots[i];
-
-		if (s->pid != 0 && s->state == GOV_SLOT_WAITING &&
-			s->wait_rule == rule && s->ticket < ticket)
-			return true;
-	}
-	return false;
-}
-
 /* Milliseconds left before authentication_timeout, or -1 if none armed. */
 static long
 gov_auth_budget_ms(void)
@@ -145,308 +111,408 @@ gov_auth_budget_ms(void)
 			   - GOV_AUTH_MARGIN_MS);
 }
 
-typedef struct GovBlock
+/* governor.max_queued, with its default: a quarter of the usable connections. */
+static int
+gov_queue_bound(void)
 {
-	int			rule;			/* blocking rule, -1 = none */
-	bool		paused;
-	int			cap;
-	int			in_use;
-	int64		timeout_ms;		/* queue timeout of the blocking rule */
-	int64		next_reserve_ms;	/* ms until a reserve opens, -1 = never */
-	int			would_reject;	/* a monitor rule that is full, -1 = none */
-	int			would_cap;
-	int			would_in_use;
-	/* Names: a reload between lock sections may renumber the rules. */
-	NameData	rule_name;
-	NameData	would_name;
-} GovBlock;
+	return gov_max_queued >= 0 ? gov_max_queued :
+		Max(1, gov_usable_connections() / 4);
+}
+
+#ifndef GOV_HAVE_WL_SOCKET_CLOSED
+/* Has the client closed its end?  (Linux: POLLRDHUP sees a FIN.) */
+static bool
+gov_client_hung_up(pgsocket sock)
+{
+	struct pollfd pfd;
+
+	pfd.fd = sock;
+	pfd.events = POLLIN | GOV_POLLRDHUP;
+	pfd.revents = 0;
+	if (poll(&pfd, 1, 0) <= 0)
+		return false;
+	return (pfd.revents & (POLLHUP | POLLERR | POLLNVAL | GOV_POLLRDHUP)) != 0;
+}
+#endif
 
 /*
- * Does the session fit now?  Fills *b with what blocks it.
- * Caller holds gov->lock exclusively.
+ * Sleep until our latch is set, the timeout passes or the client hangs
+ * up.  True when the client is gone.
  */
 static bool
-gov_fits(GovSlot *slot, int64 waited_ms, GovBlock *b)
+gov_wait(long timeout_ms, uint32 wait_event)
 {
-	int			i;
+	pgsocket	sock = MyProcPort ? MyProcPort->sock : PGINVALID_SOCKET;
+	int			rc;
 
-	memset(b, 0, sizeof(*b));
-	b->rule = -1;
-	b->would_reject = -1;
-	b->next_reserve_ms = -1;
-
-	if (gov_db_paused(NameStr(slot->database)))
+	if (sock == PGINVALID_SOCKET)
 	{
-		b->paused = true;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 timeout_ms, wait_event);
 		return false;
 	}
-	for (i = 0; i < gov->nrules; i++)
-	{
-		GovRule    *r = &gov->rules[i];
-		GovRuleState *st = &gov->rule_state[i];
-		int			cap;
-
-		if (!GOV_RULE_ISSET(slot->rules, i) || r->max_connections == GOV_NONE)
-			continue;
-		cap = r->max_connections;
-		if (r->reserve_connections > 0)
-		{
-			if (waited_ms >= r->reserve_timeout_ms)
-				cap += r->reserve_connections;
-			else if (b->next_reserve_ms < 0 ||
-					 r->reserve_timeout_ms - waited_ms < b->next_reserve_ms)
-				b->next_reserve_ms = r->reserve_timeout_ms - waited_ms;
-		}
-		if (r->monitor)
-		{
-			if (st->in_use >= cap && b->would_reject < 0)
-			{
-				b->would_reject = i;
-				b->would_cap = cap;
-				b->would_in_use = st->in_use;
-				b->would_name = r->name;
-			}
-			continue;
-		}
-		if (st->in_use >= cap ||
-			(slot->state == GOV_SLOT_WAITING ? gov_earlier_waiter(i, slot->ticket)
-			 : st->waiting > 0))
-		{
-			b->rule = i;
-			b->cap = cap;
-			b->in_use = st->in_use;
-			b->rule_name = r->name;
-			b->timeout_ms = r->queue_timeout_ms != GOV_NONE ?
-				r->queue_timeout_ms : gov_queue_timeout_ms;
-			return false;
-		}
-	}
-	return true;
+#ifdef GOV_HAVE_WL_SOCKET_CLOSED
+	rc = WaitLatchOrSocket(MyLatch,
+						   WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH | WL_SOCKET_CLOSED,
+						   sock, timeout_ms, wait_event);
+	return (rc & WL_SOCKET_CLOSED) != 0;
+#else
+	/* No WL_SOCKET_CLOSED before 15: look at the socket every 250 ms. */
+	rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+				   Min(timeout_ms, 250), wait_event);
+	(void) rc;
+	return gov_client_hung_up(sock);
+#endif
 }
 
-/* Move the slot's "waiting" count to another rule. Caller holds gov->lock. */
-static void
-gov_set_wait_rule(GovSlot *slot, int rule)
-{
-	if (slot->wait_rule == rule)
-		return;
-	if (slot->wait_rule >= 0 && slot->wait_rule < gov->nrules &&
-		gov->rule_state[slot->wait_rule].waiting > 0)
-		gov->rule_state[slot->wait_rule].waiting--;
-	if (rule >= 0)
-		gov->rule_state[rule].waiting++;
-	slot->wait_rule = rule;
-}
-
-static void
-gov_wait_for_rules(void)
-{
-	TimestampTz start = GetCurrentTimestamp();
-
-	if (gov->rules_loaded)
-		return;
-	ConditionVariablePrepareToSleep(&gov->slot_freed);
-	while (!gov->rules_loaded)
-	{
-		long		left = GOV_RULES_WAIT_MS -
-			TimestampDifferenceMilliseconds(start, GetCurrentTimestamp());
-		long		budget = gov_auth_budget_ms();
-
-		if (budget >= 0)
-			left = Min(left, budget);
-		if (left <= 0)
-		{
-			ereport(WARNING,
-					(errmsg("pg_governor: rules not loaded yet, admitting without caps"),
-					 errhint("Check that the pg_governor worker runs and can connect to governor.database.")));
-			break;
-		}
-		ConditionVariableTimedSleep(&gov->slot_freed, Min(left, 100), PG_WAIT_EXTENSION);
-	}
-	ConditionVariableCancelSleep();
-}
-
-/* Refuse the login: FATAL 53300 naming the rule. */
-static void
-gov_refuse(GovSlot *slot, GovBlock *b, double waited_s, bool auth_cut)
-{
-	const char *rulename = NameStr(b->rule_name);
-	GovSlotState prev_state;
-	int			rule = -1;
-
-	LWLockAcquire(gov->lock, LW_EXCLUSIVE);
-	prev_state = slot->state;
-	gov_set_wait_rule(slot, -1);
-	slot->state = GOV_SLOT_LOGIN;
-	if (b->rule >= 0)
-	{
-		rule = gov_find_rule(rulename);
-		if (rule >= 0)
-			gov->rule_state[rule].rejected++;
-	}
-	LWLockRelease(gov->lock);
-	ConditionVariableCancelSleep();
-	if (prev_state == GOV_SLOT_WAITING)
-		ConditionVariableBroadcast(&gov->slot_freed);	/* next in line */
-
-	gov_pool_count_reject(slot->pool);
-	gov_event_record(slot, rule, "reject",
-					 b->paused ? "database_paused" : "max_connections",
-					 b->paused ? waited_s : b->in_use,
-					 b->paused ? 0 : b->cap);
-
-	if (b->paused)
-		ereport(FATAL,
-				(errcode(ERRCODE_TOO_MANY_CONNECTIONS),
-				 errmsg("pg_governor: database \"%s\" is paused", NameStr(slot->database)),
-				 errdetail("The connection waited %.3f s for governor.resume().", waited_s),
-				 errhint("Retry after the administrator resumes the database.")));
-	ereport(FATAL,
-			(errcode(ERRCODE_TOO_MANY_CONNECTIONS),
-			 errmsg("too many connections for pg_governor rule \"%s\"", rulename),
-			 errdetail("The rule allows %d connections, %d are in use; this connection waited %.3f s%s.",
-					   b->cap, b->in_use, waited_s,
-					   auth_cut ? " (the wait was cut short by authentication_timeout)" : ""),
-			 errhint("Retry later, or raise max_connections or queue_timeout of the rule in governor.rules.")));
-}
-
-/*
- * governor.kill() reached this login before it finished: end it with the
- * notice the killer left, while the client can still be told.  The exit
- * callback gives back the queue place or bucket slot.
- */
+/* governor.kill() reached this login: end it with the killer's notice. */
 static void
 gov_check_killed(GovSlot *slot)
 {
 	if (pg_atomic_read_u32(&slot->kill_pending) == 0)
 		return;
 	pg_read_barrier();
-	ConditionVariableCancelSleep();
 	ereport(FATAL,
 			(errcode(slot->kill_sqlstate),
 			 errmsg("%s", slot->kill_message),
 			 slot->kill_detail[0] ? errdetail("%s", slot->kill_detail) : 0));
 }
 
+/*
+ * The pool a refused or failed login counts in: its own if it exists,
+ * else its (database, user) pool for a database and role that exist (so
+ * a client cannot make up rows), else the overflow row.
+ */
+static int
+gov_refused_pool(const char *database, const char *role, const char *appname,
+				 bool real)
+{
+	GovPoolKey	key;
+	int			pool;
+
+	gov_pool_key(&key, database, role, appname);
+	pool = gov_pool_find(&key);
+	if (pool >= 0)
+		return pool;
+	if (real)
+		gov_pool_key(&key, database, role, "");
+	else
+		gov_pool_key(&key, "*", "*", "*overflow*");
+	return real ? gov_pool_get(&key) : gov_pool_get_overflow();
+}
+
+static void
+gov_count_refusal(GovSlot *slot, const char *rule, bool rate)
+{
+	if (rule)
+	{
+		int			i;
+
+		LWLockAcquire(gov->lock, LW_EXCLUSIVE);
+		i = gov_find_rule(rule);
+		if (i >= 0)
+		{
+			gov->rule_state[i].rejected++;
+			if (rate)
+				gov->rule_state[i].rejected_rate++;
+		}
+		LWLockRelease(gov->lock);
+	}
+	gov_pool_count(gov_refused_pool(NameStr(slot->id.key.database),
+									NameStr(slot->id.key.role),
+									NameStr(slot->id.key.appname), true),
+				   GOV_POOL_REJECTED);
+}
+
+/* Refuse the login: FATAL 53300 naming what refused it. */
+pg_noreturn static void
+gov_refuse(GovSlot *slot, const GovBlock *b, double waited_s, bool auth_cut)
+{
+	const char *rule = b->rule >= 0 ? NameStr(b->rule_name) : NULL;
+	const char *cut = auth_cut ? " (the wait was cut short by authentication_timeout)" : "";
+
+	switch (b->reason)
+	{
+		case GOV_BLOCK_PAUSED:
+			gov_count_refusal(slot, NULL, false);
+			gov_event_record(&slot->id, NULL, GOV_ACTION_REJECT, "database_paused", waited_s, 0);
+			ereport(FATAL,
+					(errcode(ERRCODE_TOO_MANY_CONNECTIONS),
+					 errmsg("pg_governor: database \"%s\" is paused", NameStr(slot->id.key.database)),
+					 errdetail("The connection waited %.3f s for governor.resume().", waited_s),
+					 errhint("Retry after the administrator resumes the database.")));
+			break;
+		case GOV_BLOCK_DISABLED:
+			gov_count_refusal(slot, NULL, false);
+			gov_event_record(&slot->id, NULL, GOV_ACTION_REJECT, "database_disabled", 0, 0);
+			ereport(FATAL,
+					(errcode(ERRCODE_TOO_MANY_CONNECTIONS),
+					 errmsg("pg_governor: database \"%s\" is disabled", NameStr(slot->id.key.database)),
+					 errhint("An administrator ran governor.disable(); governor.enable() allows logins again.")));
+			break;
+		case GOV_BLOCK_RATE:
+			gov_count_refusal(slot, rule, true);
+			gov_event_record(&slot->id, rule, GOV_ACTION_REJECT, "max_login_rate", waited_s, b->rate);
+			ereport(FATAL,
+					(errcode(ERRCODE_TOO_MANY_CONNECTIONS),
+					 errmsg("too many logins per second for pg_governor rule \"%s\"", rule),
+					 errdetail("The rule admits %g logins per second (max_login_rate); this connection waited %.3f s%s.",
+							   b->rate, waited_s, cut),
+					 errhint("Retry later, or raise max_login_rate or queue_timeout of the rule in governor.rules.")));
+			break;
+		case GOV_BLOCK_CAP:
+		case GOV_BLOCK_NONE:
+			gov_count_refusal(slot, rule, false);
+			gov_event_record(&slot->id, rule, GOV_ACTION_REJECT, "max_connections",
+							 b->in_use, b->cap);
+			ereport(FATAL,
+					(errcode(ERRCODE_TOO_MANY_CONNECTIONS),
+					 errmsg("too many connections for pg_governor rule \"%s\"", rule ? rule : "?"),
+					 errdetail("The rule allows %d connections, %d are in use; this connection waited %.3f s%s.",
+							   b->cap, b->in_use, waited_s, cut),
+					 errhint("Retry later, or raise max_connections or queue_timeout of the rule in governor.rules.")));
+			break;
+	}
+	pg_unreachable();
+}
+
+/* The login queue is full: refuse at once, waiting would hold a process. */
+pg_noreturn static void
+gov_refuse_queue_full(GovSlot *slot, int bound)
+{
+	gov_count_refusal(slot, NULL, false);
+	gov_event_record(&slot->id, NULL, GOV_ACTION_REJECT, "queue_full", bound, bound);
+	ereport(FATAL,
+			(errcode(ERRCODE_TOO_MANY_CONNECTIONS),
+			 errmsg("pg_governor: login queue is full"),
+			 errdetail("%d logins are already waiting (governor.max_queued).", bound),
+			 errhint("Retry later; every waiting login holds a server process.")));
+}
+
+/*
+ * Before the worker's first read of the rules (server start), wait a
+ * little for it; if it cannot read them, apply governor.rules_unavailable.
+ */
+static void
+gov_wait_for_rules(GovSlot *slot)
+{
+	TimestampTz start = GetCurrentTimestamp();
+	bool		ready;
+
+	for (;;)
+	{
+		LWLockAcquire(gov->lock, LW_SHARED);
+		ready = gov->rules_loaded;
+		/* The worker said it cannot, or an earlier login waited in vain. */
+		if (!ready && (gov->rules_status != GOV_RULES_STARTING || gov->rules_wait_expired))
+			break;
+		LWLockRelease(gov->lock);
+		if (ready)
+			return;
+		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(), GOV_RULES_WAIT_MS) ||
+			gov_auth_budget_ms() == 0)
+		{
+			LWLockAcquire(gov->lock, LW_EXCLUSIVE);
+			gov->rules_wait_expired = true;
+			break;
+		}
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 50, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	LWLockRelease(gov->lock);
+
+	if (gov_rules_unavailable == GOV_UNAVAILABLE_REFUSE)
+	{
+		gov_count_refusal(slot, NULL, false);
+		gov_event_record(&slot->id, NULL, GOV_ACTION_REJECT, "rules_unavailable", 0, 0);
+		ereport(FATAL,
+				(errcode(ERRCODE_TOO_MANY_CONNECTIONS),
+				 errmsg("pg_governor: connection rules are not loaded"),
+				 errdetail("governor.rules_unavailable is \"refuse\"; see governor.health and the server log for why the rules could not be read."),
+				 errhint("Exempt roles and superusers can still log in.")));
+	}
+	/* "admit": uncapped until the rules arrive; governor.health says so. */
+}
+
 /* Decide admission for this backend; returns admitted or raises FATAL. */
 static void
 gov_admit(GovSlot *slot)
 {
-	GovBlock	b;
-	bool		waited = false;
+	const char *dbname = NameStr(slot->id.key.database);
+	uint32		wait_event = gov_wait_event("GovernorLoginQueue");
 	TimestampTz now;
-	int64		waited_ms = 0;
-	int			i;
+	GovBlock	b;
+	int			bound;
 
-	gov_wait_for_rules();
-	ConditionVariablePrepareToSleep(&gov->slot_freed);
+	gov_wait_for_rules(slot);
+
+	now = GetCurrentTimestamp();
+	LWLockAcquire(gov->lock, LW_EXCLUSIVE);
+	gov_match_rules(slot);
+	if (gov_bucket_try(slot, GOV_BUCKET_LOGIN, now, &b))
+	{
+		LWLockRelease(gov->lock);
+		if (b.would_rule >= 0)
+		{
+			LWLockAcquire(gov->lock, LW_EXCLUSIVE);
+			if (gov_find_rule(NameStr(b.would_name)) >= 0)
+				gov->rule_state[gov_find_rule(NameStr(b.would_name))].would_reject++;
+			LWLockRelease(gov->lock);
+			gov_event_record(&slot->id, NameStr(b.would_name), GOV_ACTION_WOULD_REJECT,
+							 b.would_rate ? "max_login_rate" : "max_connections",
+							 b.would_in_use, b.would_cap);
+		}
+		return;
+	}
+
+	/* Does not fit: refuse at once, or queue. */
+	bound = gov_queue_bound();
+	if (b.reason == GOV_BLOCK_DISABLED ||
+		(b.reason != GOV_BLOCK_PAUSED &&
+		 gov_rule_queue_timeout(&gov->rules[b.rule]) <= 0))
+	{
+		LWLockRelease(gov->lock);
+		gov_refuse(slot, &b, 0.0, false);
+	}
+	if (gov->nqueued >= bound)
+	{
+		LWLockRelease(gov->lock);
+		gov_refuse_queue_full(slot, bound);
+	}
+	gov_bucket_wait(slot, GOV_BUCKET_LOGIN, &b, now);
+	LWLockRelease(gov->lock);
 
 	for (;;)
 	{
 		long		sleep_ms;
 		long		budget;
-		bool		fits;
-		bool		moved;
+		int64		timeout;
+		int64		waited_ms;
+		TimestampTz next;
 
 		gov_check_killed(slot);
 		now = GetCurrentTimestamp();
-		if (waited)
-			waited_ms = TimestampDifferenceMilliseconds(slot->wait_start, now);
+		budget = gov_auth_budget_ms();
 
 		LWLockAcquire(gov->lock, LW_EXCLUSIVE);
-		if (gov_db_disabled(NameStr(slot->database)))
+		if (slot->state != GOV_SLOT_ADMITTED && !gov_db_disabled(dbname))
+			(void) gov_bucket_poll(slot, now);
+		if (slot->state == GOV_SLOT_ADMITTED)
 		{
-			gov_set_wait_rule(slot, -1);
-			slot->state = GOV_SLOT_LOGIN;
 			LWLockRelease(gov->lock);
-			ConditionVariableCancelSleep();
-			gov_pool_count_reject(slot->pool);
-			gov_event_record(slot, -1, "reject", "database_disabled", 0, 0);
-			ereport(FATAL,
-					(errcode(ERRCODE_TOO_MANY_CONNECTIONS),
-					 errmsg("pg_governor: database \"%s\" is disabled", NameStr(slot->database)),
-					 errhint("An administrator ran governor.disable(); governor.enable() allows logins again.")));
-		}
-
-		gov_match_rules(slot, slot->rules, &slot->limits);
-		fits = gov_fits(slot, waited_ms, &b);
-		if (fits)
-		{
-			for (i = 0; i < gov->nrules; i++)
-				if (GOV_RULE_ISSET(slot->rules, i))
-				{
-					gov->rule_state[i].in_use++;
-					gov->rule_state[i].admitted++;
-				}
-			gov_set_wait_rule(slot, -1);
-			slot->state = GOV_SLOT_ADMITTED;
-			slot->admit_time = now;
-			slot->wait_start = 0;
-			LWLockRelease(gov->lock);
-			/* We left the queue: whoever waited behind us may go now. */
-			if (waited)
-				ConditionVariableBroadcast(&gov->slot_freed);
 			break;
 		}
-
-		/* Nothing to wait for: refuse without queueing ahead of others. */
-		if (!waited && !b.paused && b.timeout_ms <= 0 && b.next_reserve_ms < 0)
+		waited_ms = Max(now - slot->wait.start, 0) / 1000;
+		timeout = gov_bucket_timeout(slot);
+		if (gov_db_disabled(dbname) || budget == 0 ||
+			(timeout != GOV_NONE && waited_ms >= timeout))
 		{
+			gov_bucket_blocker(slot, now, &b);
+			if (gov_db_disabled(dbname))
+				b.reason = GOV_BLOCK_DISABLED;
+			gov_bucket_cancel(slot, now);
 			LWLockRelease(gov->lock);
-			gov_refuse(slot, &b, 0.0, false);
+			gov_refuse(slot, &b, waited_ms / 1000.0,
+					   budget == 0 && (timeout == GOV_NONE || waited_ms < timeout));
 		}
-
-		if (!waited)
-		{
-			slot->ticket = gov->next_ticket++;
-			slot->wait_start = now;
-			slot->state = GOV_SLOT_WAITING;
-			waited = true;
-		}
-		moved = waited && slot->wait_rule != b.rule && slot->wait_rule >= 0;
-		gov_set_wait_rule(slot, b.rule);
+		sleep_ms = timeout == GOV_NONE ? 1000 : (long) (timeout - waited_ms);
+		next = gov_bucket_next_check(slot);
 		LWLockRelease(gov->lock);
-		if (moved)
-			ConditionVariableBroadcast(&gov->slot_freed);
 
-		/* Give up, or sleep until a slot frees, a reserve opens or time runs out. */
-		budget = gov_auth_budget_ms();
-		if (budget == 0)
-			gov_refuse(slot, &b, waited_ms / 1000.0, true);
-		if (b.paused)
-			sleep_ms = 1000;
-		else
-		{
-			if (waited_ms >= b.timeout_ms)
-				gov_refuse(slot, &b, waited_ms / 1000.0, false);
-			sleep_ms = (long) (b.timeout_ms - waited_ms);
-		}
-		if (b.next_reserve_ms > 0)
-			sleep_ms = Min(sleep_ms, (long) b.next_reserve_ms);
+		if (next != 0)
+			sleep_ms = Min(sleep_ms, TimestampDifferenceMilliseconds(now, next) + 1);
 		if (budget > 0)
 			sleep_ms = Min(sleep_ms, budget);
-		ConditionVariableTimedSleep(&gov->slot_freed, Max(sleep_ms, 1), PG_WAIT_EXTENSION);
+		if (gov_wait(Max(sleep_ms, 1), wait_event))
+		{
+			/* The client hung up: give the place back, tell the log, leave. */
+			LWLockAcquire(gov->lock, LW_EXCLUSIVE);
+			gov_bucket_blocker(slot, GetCurrentTimestamp(), &b);
+			gov_bucket_cancel(slot, GetCurrentTimestamp());
+			LWLockRelease(gov->lock);
+			gov_event_record(&slot->id, b.rule >= 0 ? NameStr(b.rule_name) : NULL,
+							 GOV_ACTION_ABANDON, "client_disconnected",
+							 waited_ms / 1000.0, 0);
+			whereToSendOutput = DestNone;
+			ereport(FATAL,
+					(errcode(ERRCODE_CONNECTION_FAILURE),
+					 errmsg("pg_governor: client disconnected while its login was queued")));
+		}
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
 	}
-	ConditionVariableCancelSleep();
 	gov_check_killed(slot);
 
-	gov_pool_count_admit(slot->pool);
-	if (waited)
-		pg_atomic_write_u64(&slot->counters.wait_time_us,
-							pg_atomic_read_u64(&slot->counters.wait_time_us) +
-							(uint64) Max(now - slot->login_time, 0));
-	if (b.would_reject >= 0)
-	{
-		int			rule;
+	/* Booked like PgBouncer books client wait: once, when it is served. */
+	pg_atomic_write_u64(&slot->counters.wait_time_us,
+						pg_atomic_read_u64(&slot->counters.wait_time_us) +
+						(uint64) Max(slot->admit_time - slot->wait.start, 0));
+}
 
-		LWLockAcquire(gov->lock, LW_EXCLUSIVE);
-		rule = gov_find_rule(NameStr(b.would_name));
-		if (rule >= 0)
-			gov->rule_state[rule].would_reject++;
-		LWLockRelease(gov->lock);
-		gov_event_record(slot, rule, "would_reject", "max_connections",
-						 b.would_in_use, b.would_cap);
-	}
+/*
+ * The login transaction committed: the session really started.  Its pool
+ * is made now, and it counts as a connection.  Runs after the point of no
+ * return: nothing here may throw.
+ */
+static void
+gov_login_xact_callback(XactEvent event, void *arg)
+{
+	GovSlot    *slot = gov_my_slot;
+	int			pool;
+
+	if (gov_login_done || slot == NULL || event != XACT_EVENT_COMMIT)
+		return;
+	gov_login_done = true;
+	pool = gov_pool_get(&slot->id.key);
+	LWLockAcquire(gov->lock, LW_EXCLUSIVE);
+	slot->pool = pool;
+	slot->started = true;
+	LWLockRelease(gov->lock);
+	gov_pool_count(pool, GOV_POOL_CONNECTIONS);
+}
+
+/*
+ * Exit callback, on every exit path: leave any queue, give back every
+ * place, fold the counters into the pool and free the slot, in one
+ * gov->lock section.
+ */
+static void
+gov_session_exit(int code, Datum arg)
+{
+	GovSlot    *slot = gov_my_slot;
+	TimestampTz now;
+
+	if (slot == NULL || gov == NULL)
+		return;
+
+	/* An error raised while holding a lock must not deadlock us here. */
+	LWLockReleaseAll();
+
+	now = GetCurrentTimestamp();
+	LWLockAcquire(gov->lock, LW_EXCLUSIVE);
+	gov_bucket_cancel(slot, now);
+	gov_bucket_release(slot, GOV_BUCKET_ACTIVE, now);
+	gov_bucket_release(slot, GOV_BUCKET_LOGIN, now);
+	gov_pool_fold(slot);
+	gov_registry_clear(slot);
+	LWLockRelease(gov->lock);
+	gov_my_slot = NULL;
+	gov_my_slotno = -1;
+}
+
+/* Count a failed authentication; only real names may make a pool. */
+static void
+gov_count_auth_failed(Port *port)
+{
+	bool		real = OidIsValid(get_role_oid(port->user_name, true)) &&
+		gov_database_exists(port->database_name);
+
+	gov_pool_count(gov_refused_pool(port->database_name, port->user_name,
+									port->application_name ? port->application_name : "",
+									real),
+				   GOV_POOL_AUTH_FAILED);
 }
 
 static void
@@ -464,23 +530,34 @@ gov_client_auth(Port *port, int status)
 	{
 		/* A client hanging up before answering the challenge is no failure. */
 		if (status != STATUS_EOF)
-			gov_pool_count_auth_failed(port->database_name, port->user_name,
-									   port->application_name ? port->application_name : "");
+			gov_count_auth_failed(port);
 		return;
 	}
 
+	/*
+	 * A login that will fail anyway (no such role or database: trust, peer
+	 * and cert authenticate before those are checked) never starts, so it
+	 * is not governed and takes no row anywhere.
+	 */
 	roleid = get_role_oid(port->user_name, true);
+	if (!OidIsValid(roleid))
+		return;
+	if (port->database_name[0] != '\0' && !gov_database_exists(port->database_name))
+		return;
+
 	exempt = gov_exemption(port, roleid);
+	gov_bucket_prepare();
+	before_shmem_exit(gov_session_exit, (Datum) 0);
+	RegisterXactCallback(gov_login_xact_callback, NULL);
 	gov_registry_claim(port, exempt, roleid);
 
 	if (exempt != GOV_NOT_EXEMPT)
 	{
 		LWLockAcquire(gov->lock, LW_EXCLUSIVE);
-		gov_match_rules(gov_my_slot, gov_my_slot->rules, &gov_my_slot->limits);
+		gov_match_rules(gov_my_slot);
 		gov_my_slot->state = GOV_SLOT_ADMITTED;
 		gov_my_slot->admit_time = GetCurrentTimestamp();
 		LWLockRelease(gov->lock);
-		gov_pool_count_admit(gov_my_slot->pool);
 		return;
 	}
 	gov_admit(gov_my_slot);

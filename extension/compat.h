@@ -222,11 +222,57 @@ gov_init_srf(FunctionCallInfo fcinfo)
 #define gov_usable_connections()	(MaxConnections - ReservedBackends)
 #endif
 
-/* CreateWaitEventSet takes a ResourceOwner (NULL: untracked) from 17 on. */
+/*
+ * CreateWaitEventSet takes a ResourceOwner (NULL: untracked, allocated in
+ * TopMemoryContext) from 17 on, a memory context before.
+ */
 #if PG_VERSION_NUM >= 170000
-#define gov_create_wait_event_set(n)	CreateWaitEventSet(NULL, (n))
+#define gov_create_wait_event_set(cxt, n)	CreateWaitEventSet(NULL, (n))
 #else
-#define gov_create_wait_event_set(n)	CreateWaitEventSet(CurrentMemoryContext, (n))
+#define gov_create_wait_event_set(cxt, n)	CreateWaitEventSet((cxt), (n))
 #endif
+
+/* A client that hangs up wakes a WaitEventSet from 15 on (WL_SOCKET_CLOSED). */
+#if PG_VERSION_NUM >= 150000
+#define GOV_HAVE_WL_SOCKET_CLOSED 1
+#endif
+#ifdef POLLRDHUP
+#define GOV_POLLRDHUP POLLRDHUP
+#else
+#define GOV_POLLRDHUP 0
+#endif
+
+/*
+ * Wait event of the governor's queues: a name of its own in
+ * pg_stat_activity from 17 on, "Extension" before.
+ */
+#if PG_VERSION_NUM >= 170000
+#include "utils/wait_event.h"
+#define gov_wait_event(name)	WaitEventExtensionNew(name)
+#else
+#define gov_wait_event(name)	PG_WAIT_EXTENSION
+#endif
+
+/* Intervals can be infinite from 17 on. */
+#if PG_VERSION_NUM >= 170000
+#define gov_interval_is_finite(iv)	(!INTERVAL_NOT_FINITE(iv))
+#else
+#define gov_interval_is_finite(iv)	true
+#endif
+
+/*
+ * A monotonic clock in milliseconds, for the worker's cadences (a
+ * wall-clock step must not stall them).  instr_time is a timespec before
+ * 16 and a tick count from 16 on; its macros hide that.
+ */
+#include "portability/instr_time.h"
+static inline int64
+gov_monotonic_ms(void)
+{
+	instr_time	t;
+
+	INSTR_TIME_SET_CURRENT(t);
+	return (int64) INSTR_TIME_GET_MILLISEC(t);
+}
 
 #endif							/* PG_GOVERNOR_COMPAT_H */

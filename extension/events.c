@@ -1,9 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * events.c
- *		The event ring behind governor.events: every action the governor
- *		takes or, in monitor mode, would take.  Each event is also one LOG
- *		line.
+ *		The event ring behind governor.events.
  *
  * gov->events_lock LW_EXCLUSIVE to append, LW_SHARED to read.  The ring
  * holds the last governor.max_events events; events_written counts all.
@@ -12,29 +10,22 @@
  */
 #include "postgres.h"
 
-#include "pg_governor.h"
+#include "events.h"
+#include "settings.h"
 
 void
-gov_event_record(const GovSlot *slot, int rule, const char *action,
+gov_event_record(const GovIdentity *who, const char *rule, GovAction action,
 				 const char *reason, double observed, double limit)
 {
 	GovEvent	ev;
 
 	memset(&ev, 0, sizeof(ev));
 	ev.time = GetCurrentTimestamp();
-	ev.pid = slot ? slot->pid : 0;
-	if (slot)
-	{
-		ev.database = slot->database;
-		ev.role = slot->role;
-		ev.appname = slot->appname;
-		strlcpy(ev.client_addr, slot->addr, GOV_ADDR_LEN);
-	}
-	LWLockAcquire(gov->lock, LW_SHARED);
-	if (rule >= 0 && rule < gov->nrules)
-		ev.rule = gov->rules[rule].name;
-	LWLockRelease(gov->lock);
-	strlcpy(ev.action, action, sizeof(ev.action));
+	if (who)
+		ev.who = *who;
+	if (rule)
+		strlcpy(NameStr(ev.rule), rule, NAMEDATALEN);
+	ev.action = action;
 	strlcpy(ev.reason, reason, sizeof(ev.reason));
 	ev.observed = observed;
 	ev.limit = limit;
@@ -46,7 +37,8 @@ gov_event_record(const GovSlot *slot, int rule, const char *action,
 
 	ereport(LOG,
 			(errmsg("pg_governor: %s pid %d (database \"%s\", user \"%s\", application \"%s\", address \"%s\"): %s by rule \"%s\", observed %g, limit %g",
-					action, ev.pid, NameStr(ev.database), NameStr(ev.role),
-					NameStr(ev.appname), ev.client_addr, reason,
+					gov_action_names[action], ev.who.pid,
+					NameStr(ev.who.key.database), NameStr(ev.who.key.role),
+					NameStr(ev.who.key.appname), ev.who.addr, reason,
 					NameStr(ev.rule), observed, limit)));
 }

@@ -22,7 +22,15 @@
 #include "utils/hsearch.h"
 #include "utils/varlena.h"
 
+#include "admission.h"
+#include "counters.h"
+#include "enforcement.h"
+#include "http.h"
 #include "pg_governor.h"
+#include "pools.h"
+#include "settings.h"
+#include "stats.h"
+#include "worker.h"
 
 PG_MODULE_MAGIC;
 
@@ -35,14 +43,20 @@ char	   *gov_exempt_roles = NULL;
 int			gov_max_rules = 100;
 int			gov_max_pools = 1000;
 int			gov_max_events = 1000;
+int			gov_max_queued = -1;
+int			gov_rules_unavailable = GOV_UNAVAILABLE_ADMIT;
 
 /* Shared state. */
 GovShared  *gov = NULL;
 GovSlot    *gov_slots = NULL;
 int			gov_nslots = 0;
-GovPool    *gov_pool_array = NULL;
+bool		gov_preloaded = false;
 
-static bool gov_preloaded = false;
+static const struct config_enum_entry gov_rules_unavailable_options[] = {
+	{"admit", GOV_UNAVAILABLE_ADMIT, false},
+	{"refuse", GOV_UNAVAILABLE_REFUSE, false},
+	{NULL, 0, false}
+};
 
 #ifdef GOV_HAVE_SHMEM_REQUEST_HOOK
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -79,10 +93,10 @@ _PG_init(void)
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = gov_shmem_startup;
 
-	gov_admission_init();		/* login hook: registry, rules, queue */
+	gov_admission_init();		/* login hook: registry, rules, queues */
 	gov_enforcement_init();		/* emit_log_hook: FATAL text of a governor kill */
-	gov_stats_init();			/* query-path counters (stats.c) */
-	gov_worker_register();		/* rules loading, enforcement, stats window */
+	gov_counters_init();		/* query-path counters */
+	gov_worker_register();		/* rules, stats window, enforcement, /metrics */
 }
 
 /*
@@ -143,8 +157,20 @@ gov_define_settings(void)
 							&gov_max_events, 1000, 10, 1000000,
 							PGC_POSTMASTER, 0, NULL, NULL, NULL);
 
+	DefineCustomIntVariable("governor.max_queued",
+							"Most logins that may wait in the queues at once, server-wide.",
+							"Each waiting login holds a server process; past this a login that does not fit is refused at once. -1 (the default) is a quarter of max_connections minus the reserved connections.",
+							&gov_max_queued, -1, -1, GOV_MAX_SESSIONS,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("governor.rules_unavailable",
+							 "What logins do while the worker has not read governor.rules since the server started.",
+							 "admit (the default) lets them in without caps; refuse turns them away with 53300. Exempt roles and superusers always get in.",
+							 &gov_rules_unavailable, GOV_UNAVAILABLE_ADMIT,
+							 gov_rules_unavailable_options,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+
 	gov_stats_define_settings();	/* stats_period, health thresholds */
-	gov_metrics_define_settings();	/* metrics_listen_address, metrics_port */
+	gov_http_define_settings();		/* the /metrics endpoint */
 
 	gov_reserve_guc_prefix("governor");
 }
@@ -187,7 +213,7 @@ gov_shmem_request(void)
 		prev_shmem_request_hook();
 #endif
 	RequestAddinShmemSpace(gov_shmem_size());
-	RequestNamedLWLockTranche(GOV_EXTENSION_NAME, 3);
+	RequestNamedLWLockTranche(GOV_EXTENSION_NAME, 4);
 }
 
 static void
@@ -233,8 +259,8 @@ gov_shmem_startup(void)
 		gov->events = (GovEvent *) ((char *) gov->rule_state + gov_max_rules * sizeof(GovRuleState));
 		gov->lock = &locks[0].lock;
 		gov->pools_lock = &locks[1].lock;
-		gov->events_lock = &locks[2].lock;
-		ConditionVariableInit(&gov->slot_freed);
+		gov->bans_lock = &locks[2].lock;
+		gov->events_lock = &locks[3].lock;
 		pg_atomic_init_u32(&gov->reload_requested, 0);
 		pg_atomic_init_u64(&gov->reload_generation, 0);
 		gov->next_ticket = 1;
@@ -246,7 +272,8 @@ gov_shmem_startup(void)
 			GovSlot    *slot = &gov_slots[i];
 
 			slot->pool = -1;
-			slot->wait_rule = -1;
+			slot->wait.rule = slot->wait.prev = slot->wait.next = -1;
+			slot->evicted_for = -1;
 			pg_atomic_init_u32(&slot->close_needed, 0);
 			pg_atomic_init_u32(&slot->kill_pending, 0);
 			pg_atomic_init_u64(&slot->counters.xact_count, 0);

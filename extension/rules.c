@@ -1,151 +1,111 @@
 /*-------------------------------------------------------------------------
  *
  * rules.c
- *		Loading governor.rules into shared memory and matching sessions.
+ *		Reading governor.rules and matching sessions to the compiled rules.
  *
- * Only the worker loads rules (gov_load_rules, inside its transaction):
- * it reads the table, compiles the rows into GovRule structs in local
- * memory and, when they differ from what shared memory holds, swaps them
- * in under gov->lock LW_EXCLUSIVE, carries each rule's totals over by
- * name and re-matches every registered session from its login-time
- * values (so bucket counts stay exact across a reload).
+ * Only the worker reads the table (gov_rules_read, inside its
+ * transaction).  It runs as the bootstrap superuser, so it parses no SQL
+ * at all: it finds the table through the extension's own schema, scans it
+ * with the table AM and converts each column in C.  Nothing it does
+ * resolves a name, operator or function through a schema a user can
+ * write.  It never waits for a lock on the table: when someone holds one
+ * (ALTER TABLE, VACUUM FULL, CLUSTER, REINDEX), the read is skipped, the
+ * rules in shared memory stay as they are and the worker tries again.
  *
- * Matching reads only a GovRule and a GovSlot, allocates nothing and
- * cannot fail, so it may run under gov->lock.
+ * Every row is validated again here, with the same rules as the table's
+ * trigger, because rows can arrive with triggers disabled
+ * (session_replication_role = replica, pg_restore --disable-triggers).
+ * A row that fails is loaded as a rule that matches nobody, and says why
+ * in governor.rule_usage.
+ *
+ * Matching reads only a GovRule and a GovSlot, allocates nothing, cannot
+ * fail and does bounded work (match.c), so it may run under gov->lock.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include <netinet/in.h>
+#include <math.h>
 #include <sys/socket.h>
 
-#include "access/xact.h"
-#include "catalog/namespace.h"
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
 #include "commands/extension.h"
-#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/fmgroids.h"
+#include "utils/fmgrprotos.h"
 #include "utils/inet.h"
+#include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 
-#include "pg_governor.h"
+#include "events.h"
+#include "rules.h"
+#include "settings.h"
 
-/*
- * LIKE with % and _ and backslash as escape, bytewise (application_name
- * is ASCII-cleaned by the server before we see it).
+/* Interval limits must be finite and at most this long. */
+#define GOV_MAX_INTERVAL_MS		((int64) (100 * DAYS_PER_YEAR * SECS_PER_DAY) * 1000)
+
+/* ----------------------------------------------------------------
+ * Matching
+ * ----------------------------------------------------------------
  */
-bool
-gov_like(const char *str, const char *pattern)
-{
-	while (*pattern)
-	{
-		if (*pattern == '%')
-		{
-			while (*pattern == '%')
-				pattern++;
-			if (*pattern == '\0')
-				return true;
-			for (; *str; str++)
-				if (gov_like(str, pattern))
-					return true;
-			return false;
-		}
-		if (*str == '\0')
-			return false;
-		if (*pattern == '_')
-		{
-			str++;
-			pattern++;
-			continue;
-		}
-		if (*pattern == '\\' && pattern[1] != '\0')
-			pattern++;
-		if (*pattern != *str)
-			return false;
-		pattern++;
-		str++;
-	}
-	return *str == '\0';
-}
-
-/* Does the client address fall in the rule's CIDR? */
 static bool
 gov_addr_matches(const GovRule *rule, const GovSlot *slot)
 {
-	const uint8 *bytes;
-	int			family = slot->raddr.addr.ss_family;
-	int			nbytes;
-	int			bits = rule->addr_bits;
+	const struct sockaddr_storage *ss = &slot->raddr.addr;
 
-	if (family == AF_INET)
-	{
-		bytes = (const uint8 *) &((const struct sockaddr_in *) &slot->raddr.addr)->sin_addr;
-		nbytes = 4;
-	}
-	else if (family == AF_INET6)
-	{
-		bytes = (const uint8 *) &((const struct sockaddr_in6 *) &slot->raddr.addr)->sin6_addr;
-		nbytes = 16;
-		/* An IPv4-mapped address (::ffff:a.b.c.d) matches IPv4 rules. */
-		if (rule->addr_family == AF_INET)
-		{
-			static const uint8 mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-			if (memcmp(bytes, mapped, 12) != 0)
-				return false;
-			bytes += 12;
-			nbytes = 4;
-			family = AF_INET;
-		}
-	}
-	else
-		return false;			/* Unix socket never matches an address */
-
-	if (family != rule->addr_family)
-		return false;
-	if (bits > nbytes * 8)
-		return false;
-	if (memcmp(bytes, rule->addr, bits / 8) != 0)
-		return false;
-	if (bits % 8)
-	{
-		uint8		mask = (uint8) (0xff << (8 - bits % 8));
-
-		if ((bytes[bits / 8] & mask) != (rule->addr[bits / 8] & mask))
-			return false;
-	}
-	return true;
+	if (ss->ss_family == AF_INET)
+		return gov_cidr_match(&rule->addr, 4,
+							  (const uint8 *) &((const struct sockaddr_in *) ss)->sin_addr);
+	if (ss->ss_family == AF_INET6)
+		return gov_cidr_match(&rule->addr, 6,
+							  (const uint8 *) &((const struct sockaddr_in6 *) ss)->sin6_addr);
+	return false;				/* a Unix socket never matches an address */
 }
 
 bool
 gov_rule_matches(const GovRule *rule, const GovSlot *slot)
 {
+	const char *appname = NameStr(slot->id.key.appname);
+
+	if (rule->invalid[0] != '\0')
+		return false;
 	if (rule->has_database &&
-		strcmp(NameStr(rule->database), NameStr(slot->database)) != 0)
+		strcmp(NameStr(rule->database), NameStr(slot->id.key.database)) != 0)
 		return false;
 	if (rule->has_role &&
-		strcmp(NameStr(rule->role), NameStr(slot->role)) != 0)
+		strcmp(NameStr(rule->role), NameStr(slot->id.key.role)) != 0)
 		return false;
 	if (rule->has_appname &&
-		!gov_like(NameStr(slot->appname), rule->appname_pattern))
+		!gov_like_match(&rule->appname, appname, strlen(appname)))
 		return false;
 	if (rule->has_addr && !gov_addr_matches(rule, slot))
 		return false;
 	return true;
 }
 
-/*
- * Rules governing a session and its effective limits (smallest non-NULL
- * value of the enforcing rules; monitor rules only where stricter).
- * Caller holds gov->lock.
- */
 void
-gov_match_rules(const GovSlot *slot, uint64 *bits, GovLimits *limits)
+gov_match_rules(GovSlot *slot)
 {
+	GovLimits  *limits = &slot->limits;
 	int			i,
 				k;
+	bool		any = false;
 
-	memset(bits, 0, sizeof(uint64) * GOV_RULE_WORDS);
+	memset(slot->rules, 0, sizeof(slot->rules));
+	slot->priority = 0;
+	slot->has_max_active = false;
 	for (k = 0; k < GOV_NUM_LIMITS; k++)
 	{
 		limits->limit_ms[k] = GOV_NONE;
@@ -160,7 +120,12 @@ gov_match_rules(const GovSlot *slot, uint64 *bits, GovLimits *limits)
 
 		if (!gov_rule_matches(rule, slot))
 			continue;
-		GOV_RULE_SET(bits, i);
+		GOV_RULE_SET(slot->rules, i);
+		if (!any || rule->priority > slot->priority)
+			slot->priority = rule->priority;
+		any = true;
+		if (rule->max_active != GOV_NONE)
+			slot->has_max_active = true;
 		for (k = 0; k < GOV_NUM_LIMITS; k++)
 		{
 			int64		v = rule->limit_ms[k];
@@ -182,6 +147,7 @@ gov_match_rules(const GovSlot *slot, uint64 *bits, GovLimits *limits)
 			}
 		}
 	}
+	/* A monitor limit only matters where it is stricter than the enforced one. */
 	for (k = 0; k < GOV_NUM_LIMITS; k++)
 	{
 		if (limits->monitor_ms[k] != GOV_NONE && limits->limit_ms[k] != GOV_NONE &&
@@ -204,187 +170,482 @@ gov_find_rule(const char *name)
 	return -1;
 }
 
-/* Column helpers for the SPI result. */
-static bool
-gov_get_text(HeapTuple tup, TupleDesc desc, int col, char *dst, int size)
+int64
+gov_rule_queue_timeout(const GovRule *rule)
 {
-	char	   *v = SPI_getvalue(tup, desc, col);
+	int64		ms = rule->queue_timeout_ms != GOV_NONE ?
+		rule->queue_timeout_ms : gov_queue_timeout_ms;
 
-	if (v == NULL)
-		return false;
-	strlcpy(dst, v, size);
-	return true;
+	/* A reserve is reached by waiting for it, as in PgBouncer. */
+	if (rule->reserve_connections > 0 && rule->reserve_timeout_ms > ms)
+		ms = rule->reserve_timeout_ms;
+	return ms;
 }
 
-static int64
-gov_get_int(HeapTuple tup, TupleDesc desc, int col)
+/* ----------------------------------------------------------------
+ * Reading the table
+ * ----------------------------------------------------------------
+ */
+
+/* The columns read, by name; a 1.0 table lacks the later ones. */
+typedef enum GovCol
+{
+	COL_NAME,
+	COL_DATABASE,
+	COL_ROLE,
+	COL_APPNAME,
+	COL_ADDR,
+	COL_MAX_CONNECTIONS,
+	COL_RESERVE_CONNECTIONS,
+	COL_RESERVE_TIMEOUT,
+	COL_QUEUE_TIMEOUT,
+	COL_MAX_ACTIVE,
+	COL_IDLE_IN_XACT,
+	COL_IDLE,
+	COL_LIFETIME,
+	COL_XACT_DURATION,
+	COL_MAX_LOGIN_RATE,
+	COL_LOGIN_BURST,
+	COL_QUEUE_ORDER,
+	COL_EVICT_IDLE_AFTER,
+	COL_PRIORITY,
+	COL_MODE,
+	COL_ENABLED,
+	GOV_NUM_COLS
+} GovCol;
+
+typedef struct GovColDef
+{
+	const char *name;
+	Oid			type;
+	bool		required;
+} GovColDef;
+
+static const GovColDef gov_cols[GOV_NUM_COLS] = {
+	[COL_NAME] = {"name", TEXTOID, true},
+	[COL_DATABASE] = {"database", NAMEOID, true},
+	[COL_ROLE] = {"role", NAMEOID, true},
+	[COL_APPNAME] = {"application_name", TEXTOID, true},
+	[COL_ADDR] = {"client_addr", CIDROID, true},
+	[COL_MAX_CONNECTIONS] = {"max_connections", INT4OID, true},
+	[COL_RESERVE_CONNECTIONS] = {"reserve_connections", INT4OID, true},
+	[COL_RESERVE_TIMEOUT] = {"reserve_timeout", INTERVALOID, true},
+	[COL_QUEUE_TIMEOUT] = {"queue_timeout", INTERVALOID, true},
+	[COL_MAX_ACTIVE] = {"max_active", INT4OID, true},
+	[COL_IDLE_IN_XACT] = {"idle_in_transaction_timeout", INTERVALOID, true},
+	[COL_IDLE] = {"idle_timeout", INTERVALOID, true},
+	[COL_LIFETIME] = {"max_lifetime", INTERVALOID, true},
+	[COL_XACT_DURATION] = {"max_transaction_duration", INTERVALOID, true},
+	[COL_MAX_LOGIN_RATE] = {"max_login_rate", NUMERICOID, false},
+	[COL_LOGIN_BURST] = {"login_burst", INT4OID, false},
+	[COL_QUEUE_ORDER] = {"queue_order", TEXTOID, false},
+	[COL_EVICT_IDLE_AFTER] = {"evict_idle_after", INTERVALOID, false},
+	[COL_PRIORITY] = {"priority", INT4OID, false},
+	[COL_MODE] = {"mode", TEXTOID, true},
+	[COL_ENABLED] = {"enabled", BOOLOID, true},
+};
+
+/* limit_ms[] is indexed like the limit columns. */
+StaticAssertDecl(COL_IDLE_IN_XACT + GOV_END_IDLE_IN_XACT == COL_IDLE_IN_XACT &&
+				 COL_IDLE_IN_XACT + GOV_END_IDLE == COL_IDLE &&
+				 COL_IDLE_IN_XACT + GOV_END_LIFETIME == COL_LIFETIME &&
+				 COL_IDLE_IN_XACT + GOV_END_XACT_DURATION == COL_XACT_DURATION,
+				 "limit columns follow GovEndKind");
+
+/* One row being compiled: its values and whether they are present. */
+typedef struct GovRow
+{
+	TupleTableSlot *slot;
+	AttrNumber *attnum;
+} GovRow;
+
+static bool
+gov_row_value(GovRow *row, GovCol col, Datum *value)
 {
 	bool		isnull;
-	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
 
-	return isnull ? GOV_NONE : DatumGetInt64(d);
-}
-
-static void
-gov_compile_rule(HeapTuple tup, TupleDesc desc, GovRule *r)
-{
-	char		buf[GOV_PATTERN_LEN];
-	int			k;
-
-	memset(r, 0, sizeof(*r));
-	gov_get_text(tup, desc, 1, NameStr(r->name), NAMEDATALEN);
-	r->has_database = gov_get_text(tup, desc, 2, NameStr(r->database), NAMEDATALEN);
-	r->has_role = gov_get_text(tup, desc, 3, NameStr(r->role), NAMEDATALEN);
-	r->has_appname = gov_get_text(tup, desc, 4, r->appname_pattern, GOV_PATTERN_LEN);
-	r->has_addr = gov_get_text(tup, desc, 5, buf, sizeof(buf));
-	if (r->has_addr)
-	{
-		inet	   *ip = DatumGetInetPP(DirectFunctionCall1(cidr_in, CStringGetDatum(buf)));
-
-		r->addr_family = ip_family(ip) == PGSQL_AF_INET ? AF_INET : AF_INET6;
-		r->addr_bits = ip_bits(ip);
-		memcpy(r->addr, ip_addr(ip), ip_addrsize(ip));
-	}
-	r->max_connections = (int) gov_get_int(tup, desc, 6);
-	r->reserve_connections = (int) gov_get_int(tup, desc, 7);
-	if (r->reserve_connections == GOV_NONE)
-		r->reserve_connections = 0;
-	r->reserve_timeout_ms = gov_get_int(tup, desc, 8);
-	r->queue_timeout_ms = gov_get_int(tup, desc, 9);
-	r->max_active = (int) gov_get_int(tup, desc, 10);
-	for (k = 0; k < GOV_NUM_LIMITS; k++)
-		r->limit_ms[k] = gov_get_int(tup, desc, 11 + k);
-	r->monitor = DatumGetBool(SPI_getbinval(tup, desc, 11 + GOV_NUM_LIMITS, &(bool){false}));
-}
-
-/* Swap compiled rules into shared memory and re-match every session. */
-static void
-gov_install_rules(GovRule *rules, int nrules)
-{
-	GovRuleState *old_state;
-	GovRule    *old_rules;
-	int			old_n;
-	int			i,
-				j;
-
-	/* Allocate first: nothing that can fail runs under the lock. */
-	old_rules = palloc(sizeof(GovRule) * gov_max_rules);
-	old_state = palloc(sizeof(GovRuleState) * gov_max_rules);
-
-	LWLockAcquire(gov->lock, LW_EXCLUSIVE);
-
-	old_n = gov->nrules;
-	memcpy(old_rules, gov->rules, sizeof(GovRule) * old_n);
-	memcpy(old_state, gov->rule_state, sizeof(GovRuleState) * old_n);
-
-	memcpy(gov->rules, rules, sizeof(GovRule) * nrules);
-	memset(gov->rule_state, 0, sizeof(GovRuleState) * nrules);
-	gov->nrules = nrules;
-	for (i = 0; i < nrules; i++)
-		for (j = 0; j < old_n; j++)
-			if (strcmp(NameStr(old_rules[j].name), NameStr(rules[i].name)) == 0)
-			{
-				gov->rule_state[i] = old_state[j];
-				gov->rule_state[i].in_use = 0;
-				gov->rule_state[i].waiting = 0;
-				break;
-			}
-
-	for (i = 0; i < gov_nslots; i++)
-	{
-		GovSlot    *slot = &gov_slots[i];
-
-		if (slot->pid == 0)
-			continue;
-		gov_match_rules(slot, slot->rules, &slot->limits);
-		if (slot->exempt != GOV_NOT_EXEMPT)
-			continue;
-		if (slot->state == GOV_SLOT_ADMITTED)
-		{
-			for (j = 0; j < nrules; j++)
-				if (GOV_RULE_ISSET(slot->rules, j))
-					gov->rule_state[j].in_use++;
-		}
-		else if (slot->state == GOV_SLOT_WAITING)
-		{
-			/* Re-queued by name; the waiter re-evaluates when woken. */
-			if (slot->wait_rule >= 0 && slot->wait_rule < old_n)
-				slot->wait_rule = gov_find_rule(NameStr(old_rules[slot->wait_rule].name));
-			else
-				slot->wait_rule = -1;
-			if (slot->wait_rule >= 0)
-				gov->rule_state[slot->wait_rule].waiting++;
-		}
-	}
-	LWLockRelease(gov->lock);
-
-	pfree(old_rules);
-	pfree(old_state);
+	if (row->attnum[col] == InvalidAttrNumber)
+		return false;
+	*value = slot_getattr(row->slot, row->attnum[col], &isnull);
+	return !isnull;
 }
 
 /*
- * Worker: read governor.rules and install it if it changed.  Runs inside
- * a transaction with a snapshot.  Returns true when shared memory changed.
+ * Interval in milliseconds, as extract(epoch FROM interval) counts it
+ * (a year is 365.25 days, a month 30).  False for an infinite one.
  */
-bool
-gov_load_rules(void)
+static bool
+gov_interval_ms(Datum d, int64 *ms)
 {
-	GovRule    *rules;
-	int			nrules = 0;
-	bool		changed;
-	uint64		i;
+	Interval   *iv = DatumGetIntervalP(d);
+	double		secs;
 
-	rules = palloc0(sizeof(GovRule) * gov_max_rules);
+	if (!gov_interval_is_finite(iv))
+		return false;
+	secs = (double) iv->time / USECS_PER_SEC +
+		(double) (iv->month / MONTHS_PER_YEAR) * DAYS_PER_YEAR * SECS_PER_DAY +
+		(double) (iv->month % MONTHS_PER_YEAR) * DAYS_PER_MONTH * SECS_PER_DAY +
+		(double) iv->day * SECS_PER_DAY;
+	if (secs > (double) PG_INT64_MAX / 1000 || secs < (double) PG_INT64_MIN / 1000)
+		return false;
+	*ms = (int64) (secs * 1000);
+	return true;
+}
 
-	if (OidIsValid(get_extension_oid(GOV_EXTENSION_NAME, true)))
+/* Record why a row is invalid (the first reason only). */
+static void
+gov_invalid(GovRule *r, const char *fmt,...) pg_attribute_printf(2, 3);
+
+static void
+gov_invalid(GovRule *r, const char *fmt,...)
+{
+	va_list		ap;
+
+	if (r->invalid[0] != '\0')
+		return;
+	va_start(ap, fmt);
+	vsnprintf(r->invalid, sizeof(r->invalid), fmt, ap);
+	va_end(ap);
+}
+
+static int
+gov_row_int(GovRow *row, GovCol col, GovRule *r, int none)
+{
+	Datum		d;
+	int32		v;
+
+	if (!gov_row_value(row, col, &d))
+		return none;
+	v = DatumGetInt32(d);
+	if (v < 0 && col != COL_PRIORITY)
+		gov_invalid(r, "%s must not be negative", gov_cols[col].name);
+	else if (v > GOV_MAX_SESSIONS && col != COL_PRIORITY)
+		gov_invalid(r, "%s must be at most %d", gov_cols[col].name, GOV_MAX_SESSIONS);
+	return v;
+}
+
+/* positive: limits must be > 0; otherwise >= 0 is allowed. */
+static int64
+gov_row_interval(GovRow *row, GovCol col, GovRule *r, bool positive)
+{
+	Datum		d;
+	int64		ms;
+
+	if (!gov_row_value(row, col, &d))
+		return GOV_NONE;
+	if (!gov_interval_ms(d, &ms) || ms > GOV_MAX_INTERVAL_MS)
 	{
-		int			ret;
+		gov_invalid(r, "%s must be finite and at most 100 years", gov_cols[col].name);
+		return GOV_NONE;
+	}
+	if (positive ? ms <= 0 : ms < 0)
+	{
+		gov_invalid(r, positive ? "%s must be greater than zero" :
+					"%s must not be negative", gov_cols[col].name);
+		return GOV_NONE;
+	}
+	return ms;
+}
 
-		SPI_connect();
-		ret = SPI_execute("SELECT name, database, role, application_name, client_addr::text,"
-						  " max_connections::int8, reserve_connections::int8,"
-						  " (extract(epoch FROM reserve_timeout) * 1000)::int8,"
-						  " (extract(epoch FROM queue_timeout) * 1000)::int8,"
-						  " max_active::int8,"
-						  " (extract(epoch FROM idle_in_transaction_timeout) * 1000)::int8,"
-						  " (extract(epoch FROM idle_timeout) * 1000)::int8,"
-						  " (extract(epoch FROM max_lifetime) * 1000)::int8,"
-						  " (extract(epoch FROM max_transaction_duration) * 1000)::int8,"
-						  " mode = 'monitor'"
-						  " FROM " GOV_SCHEMA ".rules WHERE enabled ORDER BY name",
-						  true, 0);
-		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "pg_governor: could not read governor.rules: %s",
-				 SPI_result_code_string(ret));
-		if (SPI_processed > (uint64) gov_max_rules)
-			ereport(WARNING,
-					(errmsg("pg_governor: governor.rules has " UINT64_FORMAT " enabled rows, only the first %d are used",
-							SPI_processed, gov_max_rules),
-					 errhint("Raise governor.max_rules and restart the server.")));
-		for (i = 0; i < SPI_processed && i < (uint64) gov_max_rules; i++)
-			gov_compile_rule(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
-							 &rules[nrules++]);
-		SPI_finish();
+static void
+gov_row_name(GovRow *row, GovCol col, bool *has, NameData *dst)
+{
+	Datum		d;
+
+	*has = gov_row_value(row, col, &d);
+	if (*has)
+		namestrcpy(dst, NameStr(*DatumGetName(d)));
+}
+
+/* Compile one row; invalid values leave r->invalid set. */
+static void
+gov_compile_row(GovRow *row, GovRule *r)
+{
+	Datum		d;
+	int			k;
+
+	memset(r, 0, sizeof(*r));
+	if (gov_row_value(row, COL_NAME, &d))
+	{
+		char	   *name = TextDatumGetCString(d);
+
+		if (strlen(name) < 1 || strlen(name) > NAMEDATALEN - 1)
+			gov_invalid(r, "name must be 1 to %d bytes long", NAMEDATALEN - 1);
+		strlcpy(NameStr(r->name), name, NAMEDATALEN);
+		pfree(name);
+	}
+	else
+		gov_invalid(r, "name must not be NULL");
+
+	gov_row_name(row, COL_DATABASE, &r->has_database, &r->database);
+	gov_row_name(row, COL_ROLE, &r->has_role, &r->role);
+	if (gov_row_value(row, COL_APPNAME, &d))
+	{
+		text	   *t = DatumGetTextPP(d);
+		const char *err;
+
+		r->has_appname = true;
+		err = gov_like_compile(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &r->appname);
+		if (err)
+			gov_invalid(r, "application_name %s", err);
+	}
+	if (gov_row_value(row, COL_ADDR, &d))
+	{
+		inet	   *ip = DatumGetInetPP(d);
+
+		r->has_addr = true;
+		r->addr.family = ip_family(ip) == PGSQL_AF_INET ? 4 : 6;
+		r->addr.bits = ip_bits(ip);
+		memcpy(r->addr.addr, ip_addr(ip), Min(ip_addrsize(ip), (int) sizeof(r->addr.addr)));
 	}
 
+	r->max_connections = gov_row_int(row, COL_MAX_CONNECTIONS, r, GOV_NONE);
+	r->reserve_connections = gov_row_int(row, COL_RESERVE_CONNECTIONS, r, 0);
+	r->reserve_timeout_ms = gov_row_interval(row, COL_RESERVE_TIMEOUT, r, false);
+	r->queue_timeout_ms = gov_row_interval(row, COL_QUEUE_TIMEOUT, r, false);
+	r->max_active = gov_row_int(row, COL_MAX_ACTIVE, r, GOV_NONE);
+	for (k = 0; k < GOV_NUM_LIMITS; k++)
+		r->limit_ms[k] = gov_row_interval(row, COL_IDLE_IN_XACT + k, r, true);
+	if (r->reserve_connections > 0 && r->reserve_timeout_ms == GOV_NONE)
+		gov_invalid(r, "reserve_connections needs a reserve_timeout");
+	if (r->reserve_connections > 0 && r->max_connections == GOV_NONE)
+		gov_invalid(r, "reserve_connections needs max_connections");
+
+	if (gov_row_value(row, COL_MAX_LOGIN_RATE, &d))
+	{
+		r->max_login_rate = DatumGetFloat8(DirectFunctionCall1(numeric_float8, d));
+		if (!(r->max_login_rate > 0) || isinf(r->max_login_rate))
+			gov_invalid(r, "max_login_rate must be greater than zero");
+	}
+	r->login_burst = gov_row_int(row, COL_LOGIN_BURST, r, GOV_NONE);
+	if (r->login_burst != GOV_NONE)
+	{
+		if (r->login_burst < 1)
+			gov_invalid(r, "login_burst must be at least 1");
+		if (r->max_login_rate <= 0)
+			gov_invalid(r, "login_burst needs max_login_rate");
+	}
+	else if (r->max_login_rate > 0)
+		r->login_burst = (int) Min(ceil(r->max_login_rate), (double) GOV_MAX_SESSIONS);
+	if (gov_row_value(row, COL_QUEUE_ORDER, &d))
+	{
+		char	   *s = TextDatumGetCString(d);
+
+		if (strcmp(s, "fair") == 0)
+			r->queue_order = GOV_ORDER_FAIR;
+		else if (strcmp(s, "fifo") != 0)
+			gov_invalid(r, "queue_order must be fifo or fair");
+		pfree(s);
+	}
+	r->evict_idle_after_ms = gov_row_interval(row, COL_EVICT_IDLE_AFTER, r, false);
+	r->priority = gov_row_int(row, COL_PRIORITY, r, 0);
+	if (gov_row_value(row, COL_MODE, &d))
+	{
+		char	   *s = TextDatumGetCString(d);
+
+		if (strcmp(s, "monitor") == 0)
+			r->monitor = true;
+		else if (strcmp(s, "enforce") != 0)
+			gov_invalid(r, "mode must be enforce or monitor");
+		pfree(s);
+	}
+	else
+		gov_invalid(r, "mode must not be NULL");
+}
+
+/* The schema an extension lives in (16+ exports this; older servers do not). */
+static Oid
+gov_extension_schema(Oid extoid)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	Oid			nsp = InvalidOid;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(extoid));
+	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+		nsp = ((Form_pg_extension) GETSTRUCT(tuple))->extnamespace;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return nsp;
+}
+
+static int
+gov_rule_cmp(const void *a, const void *b)
+{
+	return strcmp(NameStr(((const GovRule *) a)->name),
+				  NameStr(((const GovRule *) b)->name));
+}
+
+GovRulesRead
+gov_rules_read(GovRule *rules, int *nrules, int *nenabled)
+{
+	Oid			extoid;
+	Oid			relid;
+	Relation	rel;
+	TableScanDesc scan;
+	GovRow		row;
+	AttrNumber	attnum[GOV_NUM_COLS];
+	GovRule    *all;
+	int			nall = 0;
+	int			capacity = gov_max_rules;
+	int			i;
+
+	*nrules = 0;
+	*nenabled = 0;
+	extoid = get_extension_oid(GOV_EXTENSION_NAME, true);
+	if (!OidIsValid(extoid))
+		return GOV_READ_NO_EXTENSION;
+	relid = get_relname_relid("rules", gov_extension_schema(extoid));
+	if (!OidIsValid(relid))
+		return GOV_READ_NO_EXTENSION;
+	if (!ConditionalLockRelationOid(relid, AccessShareLock))
+		return GOV_READ_BUSY;
+	rel = table_open(relid, NoLock);
+
+	for (i = 0; i < GOV_NUM_COLS; i++)
+	{
+		attnum[i] = get_attnum(relid, gov_cols[i].name);
+		if (attnum[i] != InvalidAttrNumber &&
+			get_atttype(relid, attnum[i]) != gov_cols[i].type)
+			elog(ERROR, "column %s of governor.rules has an unexpected type", gov_cols[i].name);
+		if (attnum[i] == InvalidAttrNumber && gov_cols[i].required)
+			elog(ERROR, "governor.rules has no column %s", gov_cols[i].name);
+	}
+
+	/* Every enabled row is compiled, so the overflow can be reported. */
+	all = palloc(sizeof(GovRule) * capacity);
+	row.slot = table_slot_create(rel, NULL);
+	row.attnum = attnum;
+	scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+	while (table_scan_getnextslot(scan, ForwardScanDirection, row.slot))
+	{
+		Datum		d;
+
+		if (!gov_row_value(&row, COL_ENABLED, &d) || !DatumGetBool(d))
+			continue;
+		if (nall == capacity)
+		{
+			capacity *= 2;
+			all = repalloc(all, sizeof(GovRule) * capacity);
+		}
+		gov_compile_row(&row, &all[nall++]);
+	}
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(row.slot);
+	table_close(rel, NoLock);	/* the lock is kept until commit */
+
+	/* Byte order of names: the same on every server, whatever the locale. */
+	qsort(all, nall, sizeof(GovRule), gov_rule_cmp);
+	*nenabled = nall;
+	*nrules = Min(nall, gov_max_rules);
+	memcpy(rules, all, sizeof(GovRule) * *nrules);
+	pfree(all);
+	return GOV_READ_OK;
+}
+
+/* ----------------------------------------------------------------
+ * Names that stopped resolving
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * Why a rule's role or database matches nobody, or "" when both exist.
+ * *oid holds the object last seen under that name, so a rename can be
+ * told apart from a typo or a DROP.
+ */
+static void
+gov_name_problem(const char *what, const char *name, bool is_role, Oid *oid,
+				 char *problem, size_t size)
+{
+	Oid			now = is_role ? get_role_oid(name, true) : get_database_oid(name, true);
+	char	   *newname;
+
+	if (OidIsValid(now))
+	{
+		*oid = now;
+		return;
+	}
+	newname = OidIsValid(*oid) ?
+		(is_role ? GetUserNameFromId(*oid, true) : get_database_name(*oid)) : NULL;
+	if (newname)
+		snprintf(problem, size, "%s \"%s\" was renamed to \"%s\"; the rule matches nobody until it names it again",
+				 what, name, newname);
+	else
+		snprintf(problem, size, "%s \"%s\" does not exist; the rule matches nobody",
+				 what, name);
+}
+
+void
+gov_rules_check_names(void)
+{
+	int			n;
+	int			i;
+	NameData   *names;
+	GovRule    *rules;
+	GovRuleState *states;
+
+	/* Copy what is checked: catalog lookups do not run under gov->lock. */
+	rules = palloc(sizeof(GovRule) * gov_max_rules);
+	states = palloc(sizeof(GovRuleState) * gov_max_rules);
+	names = palloc(sizeof(NameData) * gov_max_rules);
 	LWLockAcquire(gov->lock, LW_SHARED);
-	changed = nrules != gov->nrules ||
-		memcmp(rules, gov->rules, sizeof(GovRule) * nrules) != 0;
+	n = gov->nrules;
+	memcpy(rules, gov->rules, sizeof(GovRule) * n);
+	memcpy(states, gov->rule_state, sizeof(GovRuleState) * n);
 	LWLockRelease(gov->lock);
 
-	if (changed)
-		gov_install_rules(rules, nrules);
-
-	if (!gov->rules_loaded)
+	for (i = 0; i < n; i++)
 	{
-		LWLockAcquire(gov->lock, LW_EXCLUSIVE);
-		gov->rules_loaded = true;
-		LWLockRelease(gov->lock);
-		changed = true;
+		GovRule    *r = &rules[i];
+		GovRuleState *st = &states[i];
+		char		problem[GOV_TEXT_LEN] = "";
+
+		names[i] = r->name;
+		if (r->invalid[0])
+			snprintf(problem, sizeof(problem), "invalid: %s", r->invalid);
+		else
+		{
+			if (r->has_role)
+				gov_name_problem("role", NameStr(r->role), true, &st->role_oid,
+								 problem, sizeof(problem));
+			if (r->has_database && problem[0] == '\0')
+				gov_name_problem("database", NameStr(r->database), false,
+								 &st->database_oid, problem, sizeof(problem));
+		}
+		if (strcmp(problem, st->problem) == 0)
+			continue;
+		strlcpy(st->problem, problem, sizeof(st->problem));
+		if (problem[0])
+		{
+			ereport(WARNING,
+					(errmsg("pg_governor rule \"%s\" matches nobody: %s",
+							NameStr(r->name), problem),
+					 errhint("Correct or delete the rule in governor.rules.")));
+			gov_event_record(NULL, NameStr(r->name), GOV_ACTION_RULE_PROBLEM,
+							 r->invalid[0] ? "invalid" : "name_not_found", 0, 0);
+		}
 	}
+
+	/* Write back by name: the rules may have been reloaded meanwhile. */
+	LWLockAcquire(gov->lock, LW_EXCLUSIVE);
+	for (i = 0; i < n; i++)
+	{
+		int			j = gov_find_rule(NameStr(names[i]));
+
+		if (j < 0)
+			continue;
+		strlcpy(gov->rule_state[j].problem, states[i].problem, GOV_TEXT_LEN);
+		gov->rule_state[j].role_oid = states[i].role_oid;
+		gov->rule_state[j].database_oid = states[i].database_oid;
+	}
+	LWLockRelease(gov->lock);
 	pfree(rules);
-	pg_atomic_fetch_add_u64(&gov->reload_generation, 1);
-	if (changed)
-		ConditionVariableBroadcast(&gov->slot_freed);
-	return changed;
+	pfree(states);
+	pfree(names);
 }

@@ -1,13 +1,16 @@
 /*-------------------------------------------------------------------------
  *
  * views.c
- *		Set-returning functions behind governor.pools, governor.clients and
- *		governor.servers.
+ *		The SQL functions behind the views: governor.pools, clients,
+ *		servers, rule_usage, events, stats, pool_stats, health, and
+ *		governor.metrics() and governor.reset_stats().
  *
- * They read the registry under gov->lock LW_SHARED and each session's
- * PgBackendStatus entry directly (registry.c: gov_backend_info), so a
- * call costs one pass over the slots, with no snapshot of every
- * backend's query text and no sort.
+ * Each copies what it needs out of shared memory under the locks of the
+ * module that owns it (pools.c, gov->lock, gov->events_lock) and builds
+ * its rows after releasing them, so logins never wait on tuple building.
+ * Text is returned valid in the database's encoding whatever the
+ * clients sent (names are stored as UTF-8; elsewhere non-ASCII bytes
+ * become '?').
  *
  *-------------------------------------------------------------------------
  */
@@ -15,23 +18,43 @@
 
 #include "catalog/pg_type.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
-#include "pgstat.h"
-#include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/timestamp.h"
 
-#include "pg_governor.h"
+#include "enforcement.h"
+#include "metrics.h"
+#include "pools.h"
+#include "registry.h"
+#include "settings.h"
+#include "stats.h"
 
 PG_FUNCTION_INFO_V1(gov_pools);
 PG_FUNCTION_INFO_V1(gov_sessions);
+PG_FUNCTION_INFO_V1(gov_rule_usage);
+PG_FUNCTION_INFO_V1(gov_events);
+PG_FUNCTION_INFO_V1(gov_stats);
+PG_FUNCTION_INFO_V1(gov_pool_stats);
+PG_FUNCTION_INFO_V1(gov_reset_stats);
+PG_FUNCTION_INFO_V1(gov_health);
+PG_FUNCTION_INFO_V1(gov_metrics);
 
-static void
-gov_min_ts(TimestampTz *acc, TimestampTz v)
+/* Text that is valid in this database whatever its encoding. */
+static Datum
+gov_text(const char *s)
 {
-	if (v != 0 && (*acc == 0 || v < *acc))
-		*acc = v;
+	int			enc = GetDatabaseEncoding();
+	char	   *copy;
+	char	   *p;
+
+	if (enc == PG_UTF8 || enc == PG_SQL_ASCII)
+		return CStringGetTextDatum(s);
+	copy = pstrdup(s);
+	for (p = copy; *p; p++)
+		if (IS_HIGHBIT_SET(*p))
+			*p = '?';
+	return CStringGetTextDatum(copy);
 }
 
 static Datum
@@ -41,6 +64,73 @@ gov_interval_since(TimestampTz start, TimestampTz now)
 							   TimestampTzGetDatum(start));
 }
 
+/* ----------------------------------------------------------------
+ * governor.pools
+ * ----------------------------------------------------------------
+ */
+#define GOV_POOLS_COLS 21
+
+Datum
+gov_pools(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	GovPoolsView view;
+	int			i;
+
+	gov_require_preload();
+	gov_init_srf(fcinfo);
+	gov_pools_collect(&view, true);
+
+	for (i = 0; i < view.nrows; i++)
+	{
+		GovPoolLive *row = &view.rows[i];
+		GovPoolGauges *g = &row->g;
+		Datum		values[GOV_POOLS_COLS];
+		bool		nulls[GOV_POOLS_COLS];
+		int64		wait_us = 0;
+		int			c = 0;
+
+		if (g->sessions == 0)
+			continue;
+		memset(nulls, 0, sizeof(nulls));
+		if (g->oldest_wait != 0)
+			wait_us = Max(0, view.now - g->oldest_wait);
+
+		values[c++] = gov_text(NameStr(row->key.database));
+		values[c++] = gov_text(NameStr(row->key.role));
+		values[c++] = gov_text(NameStr(row->key.appname));
+		values[c++] = Int32GetDatum(g->cl_active);
+		values[c++] = Int32GetDatum(g->cl_waiting);
+		values[c++] = Int32GetDatum(0); /* cl_active_cancel_req */
+		values[c++] = Int32GetDatum(0); /* cl_waiting_cancel_req */
+		values[c++] = Int32GetDatum(g->sv_active);
+		values[c++] = Int32GetDatum(0); /* sv_active_cancel */
+		values[c++] = Int32GetDatum(0); /* sv_being_canceled */
+		values[c++] = Int32GetDatum(g->sv_idle);
+		values[c++] = Int32GetDatum(0); /* sv_used */
+		values[c++] = Int32GetDatum(0); /* sv_tested */
+		values[c++] = Int32GetDatum(g->sv_login);
+		values[c++] = Int32GetDatum((int32) (wait_us / USECS_PER_SEC));
+		values[c++] = Int32GetDatum((int32) (wait_us % USECS_PER_SEC));
+		values[c++] = CStringGetTextDatum(g->transaction_mode ? "transaction" : "session");
+		values[c++] = Int32GetDatum(g->idle_in_xact);
+		values[c++] = Int32GetDatum(g->waiting_on_lock);
+		if (g->oldest_xact)
+			values[c++] = gov_interval_since(g->oldest_xact, view.now);
+		else
+			nulls[c++] = true;
+		values[c++] = gov_interval_since(g->oldest_session, view.now);
+		Assert(c == GOV_POOLS_COLS);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	pfree(view.rows);
+	return (Datum) 0;
+}
+
+/* ----------------------------------------------------------------
+ * governor.clients and governor.servers
+ * ----------------------------------------------------------------
+ */
 static const char *
 gov_state_name(BackendState state)
 {
@@ -63,131 +153,6 @@ gov_state_name(BackendState state)
 	}
 }
 
-static bool
-gov_uses_max_active(const GovSlot *slot)
-{
-	int			i;
-
-	for (i = 0; i < gov->nrules; i++)
-		if (GOV_RULE_ISSET(slot->rules, i) && gov->rules[i].max_active != GOV_NONE)
-			return true;
-	return false;
-}
-
-/*
- * The PgBouncer mapping of one session: cl_active = admitted, cl_waiting =
- * queued at login, sv_active = inside a transaction, sv_idle = outside one,
- * sv_login = past authentication but admission or startup not finished.
- */
-void
-gov_gauges_add(GovPoolGauges *g, const GovSlot *slot, int slotno)
-{
-	GovBackendInfo info;
-
-	g->sessions++;
-	gov_min_ts(&g->oldest_session, slot->connect_time);
-	if (gov_uses_max_active(slot))
-		g->transaction_mode = true;
-	if (slot->state == GOV_SLOT_WAITING)
-	{
-		g->cl_waiting++;
-		gov_min_ts(&g->oldest_wait, slot->wait_start);
-		return;
-	}
-	if (slot->state != GOV_SLOT_ADMITTED)
-	{
-		g->sv_login++;
-		return;
-	}
-	g->cl_active++;
-	gov_backend_info(slot, slotno, &info);
-	if (!info.valid)
-	{
-		g->sv_login++;			/* admitted, startup not finished yet */
-		return;
-	}
-	if (info.in_xact)
-	{
-		g->sv_active++;
-		gov_min_ts(&g->oldest_xact, info.xact_start);
-	}
-	else
-		g->sv_idle++;
-	if (info.state == STATE_IDLEINTRANSACTION ||
-		info.state == STATE_IDLEINTRANSACTION_ABORTED)
-		g->idle_in_xact++;
-	if ((info.wait_event_info & 0xFF000000) == PG_WAIT_LOCK)
-		g->waiting_on_lock++;
-}
-
-Datum
-gov_pools(PG_FUNCTION_ARGS)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	GovPoolGauges *rows;
-	TimestampTz now = GetCurrentTimestamp();
-	int			npool = gov_max_pools + 1;
-	int			i;
-
-	gov_require_preload();
-	gov_init_srf(fcinfo);
-	rows = palloc0(sizeof(GovPoolGauges) * npool);
-
-	LWLockAcquire(gov->lock, LW_SHARED);
-	for (i = 0; i < gov_nslots; i++)
-	{
-		GovSlot    *slot = &gov_slots[i];
-
-		if (slot->pid != 0 && slot->pool >= 0 && slot->pool < npool)
-			gov_gauges_add(&rows[slot->pool], slot, i);
-	}
-	LWLockRelease(gov->lock);
-
-	for (i = 0; i < npool; i++)
-	{
-		GovPoolGauges *row = &rows[i];
-		GovPool    *pool = &gov_pool_array[i];
-		Datum		values[21];
-		bool		nulls[21];
-		int64		wait_us = 0;
-		int			c = 0;
-
-		if (row->sessions == 0)
-			continue;
-		memset(nulls, 0, sizeof(nulls));
-		if (row->oldest_wait != 0)
-			wait_us = Max(0, now - row->oldest_wait);
-
-		values[c++] = CStringGetTextDatum(NameStr(pool->key.database));
-		values[c++] = CStringGetTextDatum(NameStr(pool->key.role));
-		values[c++] = CStringGetTextDatum(NameStr(pool->key.appname));
-		values[c++] = Int32GetDatum(row->cl_active);
-		values[c++] = Int32GetDatum(row->cl_waiting);
-		values[c++] = Int32GetDatum(0);	/* cl_active_cancel_req */
-		values[c++] = Int32GetDatum(0);	/* cl_waiting_cancel_req */
-		values[c++] = Int32GetDatum(row->sv_active);
-		values[c++] = Int32GetDatum(0);	/* sv_active_cancel */
-		values[c++] = Int32GetDatum(0);	/* sv_being_canceled */
-		values[c++] = Int32GetDatum(row->sv_idle);
-		values[c++] = Int32GetDatum(0);	/* sv_used */
-		values[c++] = Int32GetDatum(0);	/* sv_tested */
-		values[c++] = Int32GetDatum(row->sv_login);
-		values[c++] = Int32GetDatum((int32) (wait_us / USECS_PER_SEC));
-		values[c++] = Int32GetDatum((int32) (wait_us % USECS_PER_SEC));
-		values[c++] = CStringGetTextDatum(row->transaction_mode ? "transaction" : "session");
-		values[c++] = Int32GetDatum(row->idle_in_xact);
-		values[c++] = Int32GetDatum(row->waiting_on_lock);
-		if (row->oldest_xact)
-			values[c++] = gov_interval_since(row->oldest_xact, now);
-		else
-			nulls[c++] = true;
-		values[c++] = gov_interval_since(row->oldest_session, now);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-	pfree(rows);
-	return (Datum) 0;
-}
-
 /* Names of the rules a session matches, as text[] (NULL when none). */
 static Datum
 gov_rule_names(const uint64 *bits, const NameData *names, int nrules, bool *isnull)
@@ -198,7 +163,7 @@ gov_rule_names(const uint64 *bits, const NameData *names, int nrules, bool *isnu
 
 	for (i = 0; i < nrules; i++)
 		if (GOV_RULE_ISSET(bits, i))
-			elems[n++] = CStringGetTextDatum(NameStr(names[i]));
+			elems[n++] = gov_text(NameStr(names[i]));
 	*isnull = (n == 0);
 	if (n == 0)
 		return (Datum) 0;
@@ -214,12 +179,6 @@ typedef struct GovSessionCopy
 	GovDeadline deadline;
 } GovSessionCopy;
 
-/*
- * One row per registered session: the columns of SHOW CLIENTS and SHOW
- * SERVERS (both views select from this, each with its own type/state),
- * then native ones.  The slots are copied under gov->lock and the tuples
- * built after it is released, so logins never wait on tuple building.
- */
 #define GOV_SESSION_COLS 25
 
 Datum
@@ -274,11 +233,12 @@ gov_sessions(PG_FUNCTION_ARGS)
 		int			c = 0;
 
 		memset(nulls, 0, sizeof(nulls));
-		if (slot->state == GOV_SLOT_WAITING)
+		if (slot->wait.waiting)
 		{
+			/* Queued at login, or for an active slot. */
 			client_state = "waiting";
-			server_state = "new";
-			wait_us = now - slot->wait_start;
+			server_state = slot->state == GOV_SLOT_ADMITTED ? "idle" : "new";
+			wait_us = now - slot->wait.start;
 		}
 		else if (slot->state != GOV_SLOT_ADMITTED || !info->valid)
 		{
@@ -296,9 +256,9 @@ gov_sessions(PG_FUNCTION_ARGS)
 
 		values[c++] = CStringGetTextDatum(client_state);
 		values[c++] = CStringGetTextDatum(server_state);
-		values[c++] = CStringGetTextDatum(NameStr(slot->role));
-		values[c++] = CStringGetTextDatum(NameStr(slot->database));
-		values[c++] = CStringGetTextDatum(slot->addr);
+		values[c++] = gov_text(NameStr(slot->id.key.role));
+		values[c++] = gov_text(NameStr(slot->id.key.database));
+		values[c++] = CStringGetTextDatum(slot->id.addr);
 		values[c++] = Int32GetDatum(slot->port);
 		values[c++] = CStringGetTextDatum(slot->local_addr);
 		values[c++] = Int32GetDatum(slot->local_port);
@@ -311,7 +271,7 @@ gov_sessions(PG_FUNCTION_ARGS)
 		values[c++] = Int32GetDatum((int32) (wait_us % USECS_PER_SEC));
 		values[c++] = Int32GetDatum(pg_atomic_read_u32(&slot->close_needed) ? 1 : 0);
 		values[c++] = CStringGetTextDatum(slot->tls);
-		values[c++] = CStringGetTextDatum(NameStr(slot->appname));
+		values[c++] = gov_text(NameStr(slot->id.key.appname));
 		values[c++] = Int32GetDatum(slot->pid);
 		bstate = info->valid ? gov_state_name(info->state) : NULL;
 		if (bstate)
@@ -341,7 +301,7 @@ gov_sessions(PG_FUNCTION_ARGS)
 		if (copies[i].has_deadline)
 		{
 			values[c++] = TimestampTzGetDatum(copies[i].deadline.deadline);
-			values[c++] = CStringGetTextDatum(gov_limit_name(copies[i].deadline.kind));
+			values[c++] = CStringGetTextDatum(gov_ends[copies[i].deadline.kind].name);
 		}
 		else
 		{
@@ -359,15 +319,17 @@ gov_sessions(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-PG_FUNCTION_INFO_V1(gov_rule_usage);
-PG_FUNCTION_INFO_V1(gov_events);
+/* ----------------------------------------------------------------
+ * governor.rule_usage and governor.events
+ * ----------------------------------------------------------------
+ */
+#define GOV_RULE_USAGE_COLS 18
 
-/* One row per loaded rule: live usage, caps and totals by reason. */
 Datum
 gov_rule_usage(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	int		   *active;
+	int		   *in_xact;
 	GovRule    *rules;
 	GovRuleState *states;
 	int			nrules;
@@ -376,8 +338,7 @@ gov_rule_usage(PG_FUNCTION_ARGS)
 
 	gov_require_preload();
 	gov_init_srf(fcinfo);
-	/* Copy under the lock, build tuples after releasing it. */
-	active = palloc0(sizeof(int) * gov_max_rules);
+	in_xact = palloc0(sizeof(int) * gov_max_rules);
 	rules = palloc(sizeof(GovRule) * gov_max_rules);
 	states = palloc(sizeof(GovRuleState) * gov_max_rules);
 
@@ -398,7 +359,7 @@ gov_rule_usage(PG_FUNCTION_ARGS)
 			continue;
 		for (r = 0; r < nrules; r++)
 			if (GOV_RULE_ISSET(slot->rules, r))
-				active[r]++;
+				in_xact[r]++;
 	}
 	LWLockRelease(gov->lock);
 
@@ -406,8 +367,8 @@ gov_rule_usage(PG_FUNCTION_ARGS)
 	{
 		GovRule    *rule = &rules[r];
 		GovRuleState *st = &states[r];
-		Datum		values[17];
-		bool		nulls[17];
+		Datum		values[GOV_RULE_USAGE_COLS];
+		bool		nulls[GOV_RULE_USAGE_COLS];
 		uint64		would = 0;
 		int			k,
 					c = 0;
@@ -415,11 +376,13 @@ gov_rule_usage(PG_FUNCTION_ARGS)
 		memset(nulls, 0, sizeof(nulls));
 		for (k = 0; k < GOV_NUM_LIMITS; k++)
 			would += st->would_terminate[k];
-		values[c++] = CStringGetTextDatum(NameStr(rule->name));
+		values[c++] = gov_text(NameStr(rule->name));
 		values[c++] = CStringGetTextDatum(rule->monitor ? "monitor" : "enforce");
-		values[c++] = Int32GetDatum(st->in_use);
-		values[c++] = Int32GetDatum(st->waiting);
-		values[c++] = Int32GetDatum(active[r]);
+		values[c++] = Int32GetDatum(st->count[GOV_BUCKET_LOGIN]);
+		values[c++] = Int32GetDatum(st->queue[GOV_BUCKET_LOGIN].len);
+		/* Active places held where max_active applies, else sessions in a transaction. */
+		values[c++] = Int32GetDatum(rule->max_active != GOV_NONE ?
+									st->count[GOV_BUCKET_ACTIVE] : in_xact[r]);
 		if (rule->max_connections == GOV_NONE)
 			nulls[c++] = true;
 		else
@@ -432,12 +395,15 @@ gov_rule_usage(PG_FUNCTION_ARGS)
 		values[c++] = Int64GetDatum((int64) st->admitted);
 		values[c++] = Int64GetDatum((int64) st->rejected);
 		values[c++] = Int64GetDatum((int64) st->would_reject);
-		values[c++] = Int64GetDatum((int64) st->terminated[GOV_LIMIT_IDLE_IN_XACT]);
-		values[c++] = Int64GetDatum((int64) st->terminated[GOV_LIMIT_IDLE]);
-		values[c++] = Int64GetDatum((int64) st->terminated[GOV_LIMIT_LIFETIME]);
-		values[c++] = Int64GetDatum((int64) st->terminated[GOV_LIMIT_XACT_DURATION]);
-		values[c++] = Int64GetDatum((int64) st->terminated[GOV_TERMINATED_KILL]);
+		for (k = 0; k < GOV_NUM_LIMITS; k++)
+			values[c++] = Int64GetDatum((int64) st->terminated[k]);
+		values[c++] = Int64GetDatum((int64) st->terminated[GOV_END_KILL]);
 		values[c++] = Int64GetDatum((int64) would);
+		if (st->problem[0])
+			values[c++] = gov_text(st->problem);
+		else
+			nulls[c++] = true;
+		Assert(c == GOV_RULE_USAGE_COLS);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
@@ -456,7 +422,6 @@ gov_events(PG_FUNCTION_ARGS)
 	gov_require_preload();
 	gov_init_srf(fcinfo);
 
-	/* Copy under the lock, build tuples after releasing it. */
 	LWLockAcquire(gov->events_lock, LW_SHARED);
 	n = Min(gov->events_written, (uint64) gov_max_events);
 	first = gov->events_written - n;
@@ -474,20 +439,156 @@ gov_events(PG_FUNCTION_ARGS)
 
 		memset(nulls, 0, sizeof(nulls));
 		values[c++] = TimestampTzGetDatum(ev->time);
-		values[c++] = Int32GetDatum(ev->pid);
-		values[c++] = CStringGetTextDatum(NameStr(ev->database));
-		values[c++] = CStringGetTextDatum(NameStr(ev->role));
-		values[c++] = CStringGetTextDatum(NameStr(ev->appname));
-		values[c++] = CStringGetTextDatum(ev->client_addr);
+		values[c++] = Int32GetDatum(ev->who.pid);
+		values[c++] = gov_text(NameStr(ev->who.key.database));
+		values[c++] = gov_text(NameStr(ev->who.key.role));
+		values[c++] = gov_text(NameStr(ev->who.key.appname));
+		values[c++] = CStringGetTextDatum(ev->who.addr);
 		if (NameStr(ev->rule)[0])
-			values[c++] = CStringGetTextDatum(NameStr(ev->rule));
+			values[c++] = gov_text(NameStr(ev->rule));
 		else
 			nulls[c++] = true;
-		values[c++] = CStringGetTextDatum(ev->action);
+		values[c++] = CStringGetTextDatum(gov_action_names[ev->action]);
 		values[c++] = CStringGetTextDatum(ev->reason);
 		values[c++] = Float8GetDatum(ev->observed);
 		values[c++] = Float8GetDatum(ev->limit);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
+}
+
+/* ----------------------------------------------------------------
+ * governor.stats, governor.pool_stats, governor.reset_stats()
+ * ----------------------------------------------------------------
+ */
+#define GOV_STATS_COLS 20		/* after the key columns */
+
+static void
+gov_stats_values(const GovPoolLive *pl, TimestampTz now, TimestampTz reset,
+				 Datum *values, bool *nulls)
+{
+	GovAverages avg;
+	int			c = 0;
+
+	gov_stats_averages(pl, now, &avg);
+	values[c++] = Int64GetDatum((int64) pl->live.xact_count);
+	values[c++] = Int64GetDatum((int64) pl->live.query_count);
+	nulls[c++] = true;			/* total_received: not measurable server-side */
+	nulls[c++] = true;			/* total_sent */
+	values[c++] = Int64GetDatum((int64) pl->live.xact_time_us);
+	values[c++] = Int64GetDatum((int64) pl->live.query_time_us);
+	values[c++] = Int64GetDatum((int64) pl->live.wait_time_us);
+	values[c++] = Int64GetDatum(avg.xact_count);
+	values[c++] = Int64GetDatum(avg.query_count);
+	nulls[c++] = true;			/* avg_recv */
+	nulls[c++] = true;			/* avg_sent */
+	values[c++] = Int64GetDatum(avg.xact_time);
+	values[c++] = Int64GetDatum(avg.query_time);
+	values[c++] = Int64GetDatum(avg.wait_time);
+	values[c++] = Int64GetDatum((int64) pl->live.connections);
+	values[c++] = Int64GetDatum((int64) pl->live.rejected);
+	values[c++] = Int64GetDatum((int64) pl->live.terminated);
+	values[c++] = Int64GetDatum((int64) pl->live.auth_failed);
+	values[c++] = TimestampTzGetDatum(reset);
+	Assert(c == GOV_STATS_COLS - 1);
+}
+
+Datum
+gov_stats(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	GovPoolsView view;
+	GovPoolLive *dbs;
+	int			ndb;
+	int			i;
+
+	gov_require_preload();
+	gov_init_srf(fcinfo);
+	gov_pools_collect(&view, false);
+	dbs = gov_stats_by_database(&view, &ndb);
+	for (i = 0; i < ndb; i++)
+	{
+		Datum		values[GOV_STATS_COLS];
+		bool		nulls[GOV_STATS_COLS];
+
+		memset(nulls, 0, sizeof(nulls));
+		values[0] = gov_text(NameStr(dbs[i].key.database));
+		gov_stats_values(&dbs[i], view.now, view.stats_reset, values + 1, nulls + 1);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+Datum
+gov_pool_stats(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	GovPoolsView view;
+	int			i;
+
+	gov_require_preload();
+	gov_init_srf(fcinfo);
+	gov_pools_collect(&view, false);
+	for (i = 0; i < view.npools; i++)
+	{
+		GovPoolLive *pl = &view.rows[i];
+		Datum		values[GOV_STATS_COLS + 2];
+		bool		nulls[GOV_STATS_COLS + 2];
+
+		if (!pl->used)
+			continue;
+		memset(nulls, 0, sizeof(nulls));
+		values[0] = gov_text(NameStr(pl->key.database));
+		values[1] = gov_text(NameStr(pl->key.role));
+		values[2] = gov_text(NameStr(pl->key.appname));
+		gov_stats_values(pl, view.now, view.stats_reset, values + 3, nulls + 3);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+Datum
+gov_reset_stats(PG_FUNCTION_ARGS)
+{
+	gov_require_preload();
+	gov_pools_reset();
+	PG_RETURN_VOID();
+}
+
+/* ----------------------------------------------------------------
+ * governor.health and governor.metrics()
+ * ----------------------------------------------------------------
+ */
+Datum
+gov_health(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	GovPoolsView view;
+	GovHealthRow rows[GOV_HEALTH_NUM];
+	int			i;
+
+	gov_require_preload();
+	gov_init_srf(fcinfo);
+	gov_pools_collect(&view, false);
+	gov_health_compute(&view, rows);
+	for (i = 0; i < GOV_HEALTH_NUM; i++)
+	{
+		Datum		values[5];
+		bool		nulls[5] = {false, false, false, false, false};
+
+		values[0] = CStringGetTextDatum(rows[i].signal);
+		values[1] = Float8GetDatum(rows[i].value);
+		values[2] = Float8GetDatum(rows[i].warn);
+		values[3] = Float8GetDatum(rows[i].crit);
+		values[4] = CStringGetTextDatum(gov_health_status_name(rows[i].status));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+Datum
+gov_metrics(PG_FUNCTION_ARGS)
+{
+	gov_require_preload();
+	PG_RETURN_TEXT_P(cstring_to_text(gov_metrics_text()));
 }

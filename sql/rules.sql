@@ -1,5 +1,6 @@
 -- Bad rows are refused with a clear error and change nothing.
 \set VERBOSITY default
+\set SHOW_CONTEXT never
 INSERT INTO governor.rules (name, max_connections) VALUES ('neg', -1);
 INSERT INTO governor.rules (name, reserve_connections, max_connections) VALUES ('negres', -2, 5);
 INSERT INTO governor.rules (name, max_connections, reserve_connections) VALUES ('nores', 5, 2);

@@ -2,10 +2,13 @@
 CREATE EXTENSION pg_governor;
 CREATE EXTENSION dblink;
 
--- The worker connects to governor.database and shows as pg_governor.
+-- The worker connects to governor.database and shows as pg_governor
+-- (pg_regress creates the database after the server starts: until then
+-- the worker runs without one).
 DO $$ BEGIN
   FOR i IN 1..300 LOOP
-    EXIT WHEN EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'pg_governor');
+    EXIT WHEN EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'pg_governor'
+                                                      AND datname = current_database());
     PERFORM pg_sleep(0.1);
     PERFORM pg_stat_clear_snapshot();
   END LOOP;

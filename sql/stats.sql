@@ -123,7 +123,7 @@ CREATE ROLE regress_stats_monitor IN ROLE pg_monitor;
 CREATE ROLE regress_stats_nobody;
 SET ROLE regress_stats_monitor;
 SELECT count(*) > 0 AS monitor_reads FROM governor.stats;
-SELECT count(*) = 4 AS monitor_reads_health FROM governor.health;
+SELECT count(*) = 5 AS monitor_reads_health FROM governor.health;
 SELECT length(governor.metrics()) > 0 AS monitor_reads_metrics;
 SELECT governor.reset_stats();
 RESET ROLE;

@@ -1,0 +1,80 @@
+/*-------------------------------------------------------------------------
+ *
+ * enforcement.h
+ *		Session limits: deadlines, ending a session with a notice that
+ *		names the limit and the rule, and the worker's enforcement pass.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef GOV_ENFORCEMENT_H
+#define GOV_ENFORCEMENT_H
+
+#include "pg_governor.h"
+#include "registry.h"
+
+/* When and why the governor will end a session that stays as it is. */
+typedef struct GovDeadline
+{
+	TimestampTz deadline;
+	GovEndKind	kind;
+	int			rule;			/* rule setting the limit, -1 = none */
+	int64		limit_ms;
+	TimestampTz since;			/* start of what is measured */
+} GovDeadline;
+
+/* Install the victim-side emit_log_hook (every backend). */
+extern void gov_enforcement_init(void);
+
+/*
+ * Deadline of one limit for a session in its current state, from the
+ * enforced limits or (monitor) the stricter monitor-mode ones.  False
+ * when the limit does not apply to the state the session is in.
+ */
+extern bool gov_limit_deadline(const GovSlot *slot, const GovBackendInfo *info,
+							   GovEndKind kind, bool monitor, GovDeadline *d);
+
+/*
+ * The earliest enforced deadline of a session (or a pending reconnect).
+ * False for exempt and not-yet-admitted sessions and when none applies.
+ * Allocates nothing: callers may hold gov->lock.
+ */
+extern bool gov_session_deadline(const GovSlot *slot, const GovBackendInfo *info,
+								 GovDeadline *d);
+
+/* A session to end, copied out of shared memory under gov->lock. */
+typedef struct GovTarget
+{
+	int			slotno;
+	GovIdentity who;
+	Oid			roleid;
+	int			pool;
+	GovRecheck	recheck;
+	TimestampTz since;
+	LocalTransactionId lxid;
+} GovTarget;
+
+/* Copy a session's identity into a target.  Caller holds gov->lock. */
+extern void gov_target_init(GovTarget *t, int slotno, GovRecheck recheck,
+							TimestampTz since);
+
+/*
+ * End a session: re-check it (same process, same state), leave it the
+ * notice its FATAL will carry, and signal it (a queued login is woken
+ * instead, to raise the notice itself).  Counts the pool's total and
+ * records the event; rule names the rule to book it to (NULL: none).
+ * True when it was signalled.
+ */
+extern bool gov_end_session(const GovTarget *t, GovEndKind kind,
+							const char *rule, const char *message,
+							double observed_s, double limit_s);
+
+/* Book an ending (or, monitor, a would-be ending) to a rule by name. */
+extern void gov_count_end(const char *rule, GovEndKind kind, bool monitor);
+
+/*
+ * Worker: end the sessions past their deadline and record monitor-mode
+ * episodes.  Returns the nearest future deadline (0 = none).
+ */
+extern TimestampTz gov_enforce_pass(void);
+
+#endif							/* GOV_ENFORCEMENT_H */

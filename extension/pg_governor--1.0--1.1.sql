@@ -1,0 +1,156 @@
+/* pg_governor 1.0 -> 1.1 */
+
+\echo Use "ALTER EXTENSION pg_governor UPDATE TO '1.1'" to load this file. \quit
+
+-- Validation: bounds, patterns that can never match, names that do not exist.
+CREATE OR REPLACE FUNCTION @extschema@._validate_rule() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    col text;
+    v interval;
+    n int;
+BEGIN
+    IF NEW.name IS NULL OR octet_length(NEW.name) NOT BETWEEN 1 AND 63 THEN
+        RAISE EXCEPTION 'pg_governor rule name must be 1 to 63 bytes long'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NEW.mode IS NULL OR NEW.mode NOT IN ('enforce', 'monitor') THEN
+        RAISE EXCEPTION 'pg_governor rule "%": unknown mode "%"', NEW.name, NEW.mode
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'mode is ''enforce'' or ''monitor''.';
+    END IF;
+    IF NEW.max_connections < 0 THEN
+        RAISE EXCEPTION 'pg_governor rule "%": max_connections must not be negative', NEW.name
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Use NULL for no cap.';
+    END IF;
+    IF NEW.reserve_connections < 0 THEN
+        RAISE EXCEPTION 'pg_governor rule "%": reserve_connections must not be negative', NEW.name
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- No server has more sessions than this (PostgreSQL's MAX_BACKENDS).
+    FOR col, n IN VALUES ('max_connections', NEW.max_connections),
+                         ('reserve_connections', NEW.reserve_connections),
+                         ('max_active', NEW.max_active)
+    LOOP
+        IF n > 262143 THEN
+            RAISE EXCEPTION 'pg_governor rule "%": % must be at most 262143', NEW.name, col
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'No PostgreSQL server can have more sessions.',
+                      HINT = 'Use NULL for no cap.';
+        END IF;
+    END LOOP;
+    IF NEW.max_active IS NOT NULL THEN
+        RAISE EXCEPTION 'pg_governor rule "%": max_active is not supported yet', NEW.name
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Leave max_active NULL; active-transaction slots arrive in a later release.';
+    END IF;
+    IF coalesce(NEW.reserve_connections, 0) > 0 AND NEW.reserve_timeout IS NULL THEN
+        RAISE EXCEPTION 'pg_governor rule "%": reserve_connections needs a reserve_timeout', NEW.name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Set reserve_timeout to how long a login waits before it may use the reserve.';
+    END IF;
+    IF coalesce(NEW.reserve_connections, 0) > 0 AND NEW.max_connections IS NULL THEN
+        RAISE EXCEPTION 'pg_governor rule "%": reserve_connections needs max_connections', NEW.name
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR col, v IN VALUES ('reserve_timeout', NEW.reserve_timeout),
+                         ('queue_timeout', NEW.queue_timeout)
+    LOOP
+        IF v < interval '0' THEN
+            RAISE EXCEPTION 'pg_governor rule "%": % must not be negative', NEW.name, col
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF NOT isfinite(v) OR v > interval '100 years' THEN
+            RAISE EXCEPTION 'pg_governor rule "%": % must be finite and at most 100 years', NEW.name, col
+                USING ERRCODE = 'invalid_parameter_value', HINT = 'Use NULL for no limit.';
+        END IF;
+    END LOOP;
+    FOR col, v IN VALUES ('idle_in_transaction_timeout', NEW.idle_in_transaction_timeout),
+                         ('idle_timeout', NEW.idle_timeout),
+                         ('max_lifetime', NEW.max_lifetime),
+                         ('max_transaction_duration', NEW.max_transaction_duration)
+    LOOP
+        IF v <= interval '0' THEN
+            RAISE EXCEPTION 'pg_governor rule "%": % must be greater than zero', NEW.name, col
+                USING ERRCODE = 'invalid_parameter_value', HINT = 'Use NULL for no limit.';
+        END IF;
+        IF NOT isfinite(v) OR v > interval '100 years' THEN
+            RAISE EXCEPTION 'pg_governor rule "%": % must be finite and at most 100 years', NEW.name, col
+                USING ERRCODE = 'invalid_parameter_value', HINT = 'Use NULL for no limit.';
+        END IF;
+    END LOOP;
+    IF NEW.application_name IS NOT NULL THEN
+        IF octet_length(NEW.application_name) > 127 THEN
+            RAISE EXCEPTION 'pg_governor rule "%": application_name pattern is longer than 127 bytes', NEW.name
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        -- The server replaces non-ASCII characters of application_name.
+        IF NEW.application_name ~ '[^[:ascii:]]' THEN
+            RAISE EXCEPTION 'pg_governor rule "%": application_name pattern "%" contains a non-ASCII character',
+                            NEW.name, NEW.application_name
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'PostgreSQL replaces non-ASCII characters of the application_name a client sends, so the pattern could never match.',
+                      HINT = 'Use _ for a character you cannot write in ASCII.';
+        END IF;
+        -- An odd run of backslashes at the end escapes nothing.
+        IF NEW.application_name ~ '(^|[^\\])(\\\\)*\\$' THEN
+            RAISE EXCEPTION 'pg_governor rule "%": application_name pattern "%" ends with an escape character',
+                            NEW.name, NEW.application_name
+                USING ERRCODE = 'invalid_escape_sequence',
+                      HINT = 'Write \\ for a literal backslash.';
+        END IF;
+    END IF;
+    -- A typo makes a rule that matches nobody: say so, but allow it (the
+    -- role or database may be created later).
+    IF NEW.role IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = NEW.role) THEN
+        RAISE WARNING 'pg_governor rule "%": role "%" does not exist', NEW.name, NEW.role
+            USING HINT = 'The rule matches nobody until a role of that name exists; governor.rule_usage shows it as a problem.';
+    END IF;
+    IF NEW.database IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_database WHERE datname = NEW.database) THEN
+        RAISE WARNING 'pg_governor rule "%": database "%" does not exist', NEW.name, NEW.database
+            USING HINT = 'The rule matches nobody until a database of that name exists; governor.rule_usage shows it as a problem.';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+-- The rule count check serializes concurrent changes (C).
+CREATE OR REPLACE FUNCTION @extschema@._check_rule_count() RETURNS trigger
+AS 'MODULE_PATHNAME', 'gov_check_rule_count' LANGUAGE C;
+
+-- rule_usage gains the problem column.
+DROP VIEW @extschema@.rule_usage;
+DROP FUNCTION @extschema@._rule_usage();
+CREATE FUNCTION @extschema@._rule_usage(
+    OUT rule text, OUT mode text,
+    OUT connections int, OUT waiting int, OUT active int,
+    OUT max_connections int, OUT reserve_connections int, OUT max_active int,
+    OUT total_admitted bigint, OUT total_rejected bigint, OUT total_would_reject bigint,
+    OUT total_terminated_idle_in_transaction bigint, OUT total_terminated_idle bigint,
+    OUT total_terminated_lifetime bigint, OUT total_terminated_transaction_duration bigint,
+    OUT total_killed bigint, OUT total_would_terminate bigint,
+    OUT problem text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'gov_rule_usage' LANGUAGE C STRICT VOLATILE;
+
+COMMENT ON FUNCTION @extschema@._rule_usage() IS 'Backs governor.rule_usage';
+CREATE VIEW @extschema@.rule_usage AS SELECT * FROM @extschema@._rule_usage();
+COMMENT ON VIEW @extschema@.rule_usage IS 'One row per enabled rule loaded by the worker: sessions in its bucket, queued, in a transaction, its caps, and totals since server start (kept across reloads by rule name)';
+COMMENT ON COLUMN @extschema@.rule_usage.connections IS 'Admitted, non-exempt sessions matching the rule';
+COMMENT ON COLUMN @extschema@.rule_usage.waiting IS 'Logins queued on this rule';
+COMMENT ON COLUMN @extschema@.rule_usage.active IS 'Sessions of the rule inside a transaction';
+COMMENT ON COLUMN @extschema@.rule_usage.total_admitted IS 'Logins admitted while the rule applied';
+COMMENT ON COLUMN @extschema@.rule_usage.total_rejected IS 'Logins refused by this rule (53300)';
+COMMENT ON COLUMN @extschema@.rule_usage.total_would_reject IS 'Logins a monitor-mode rule would have refused';
+COMMENT ON COLUMN @extschema@.rule_usage.total_killed IS 'Sessions ended by governor.kill()';
+COMMENT ON COLUMN @extschema@.rule_usage.total_would_terminate IS 'Terminations a monitor-mode rule would have made, all reasons';
+COMMENT ON COLUMN @extschema@.rule_usage.problem IS 'Why the rule matches nobody (a role or database that does not exist or was renamed, values loaded past the checks); NULL when none';
+
+REVOKE ALL ON FUNCTION @extschema@._rule_usage() FROM PUBLIC;
+REVOKE ALL ON @extschema@.rule_usage FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._rule_usage() TO pg_monitor;
+GRANT SELECT ON @extschema@.rule_usage TO pg_monitor;
+
+COMMENT ON VIEW @extschema@.events IS 'The last governor.max_events actions, oldest first: reject, would_reject, terminate, would_terminate, kill, reconnect, abandon (a queued client hung up), rule_problem (a rule stopped matching anyone)';
+COMMENT ON VIEW @extschema@.health IS
+  'One row per health signal: connection_usage_percent (registered sessions against max_connections minus reserved connections), waiting_sessions (queued at login or for an active slot), avg_wait_ms (login queue wait per admitted session over the stats window), connection_error_rate_percent (refused + failed authentication over all login attempts in the stats window), rules_state (0: the rules of governor.rules are in force; 1: the last read failed and older rules stay in force; 2: none read since the server started). Thresholds: governor.health_* settings.';
