@@ -4,14 +4,19 @@ package GovTest;
 use strict;
 use warnings;
 use IPC::Run;
+use Time::HiRes ();
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Exporter 'import';
 
-our @EXPORT = qw(gov_node gov_connstr gov_try_login gov_hold gov_release gov_wait_for);
+our @EXPORT = qw(gov_node gov_connstr gov_try_login gov_hold gov_release gov_wait_for
+  gov_login_bg gov_login_finish gov_count_log);
 
-# A node with pg_governor preloaded; extra settings appended.
+# A node with pg_governor preloaded; extra settings appended.  Options:
+# tcp => 1 (listen on 127.0.0.1, trust), db => database for CREATE
+# EXTENSION (default postgres; undef with no_extension => 1 for none),
+# env => { VAR => value } for the server's environment.
 sub gov_node
 {
 	my ($name, $conf, %opts) = @_;
@@ -27,8 +32,12 @@ sub gov_node
 		$node->append_conf('postgresql.conf', "listen_addresses = '127.0.0.1'\n");
 		$node->append_conf('pg_hba.conf', "host all all 127.0.0.1/32 trust\n");
 	}
-	$node->start;
-	$node->safe_psql('postgres', 'CREATE EXTENSION pg_governor');
+	{
+		local %ENV = (%ENV, %{ $opts{env} // {} });
+		$node->start;
+	}
+	$node->safe_psql($opts{db} // 'postgres', 'CREATE EXTENSION pg_governor')
+	  unless $opts{no_extension};
 	return $node;
 }
 
@@ -80,6 +89,40 @@ sub gov_release
 	${ $s->{in} } .= "\\q\n";
 	$s->{h}->finish;
 	return ${ $s->{err} };
+}
+
+# Start a login in the background (psql -c sql); it may wait in a queue.
+# Extra libpq parameters: conn => 'connect_timeout=2'.
+sub gov_login_bg
+{
+	my ($node, $sql, %p) = @_;
+	my $l = { in => '', out => '', err => '', start => Time::HiRes::time() };
+	my $connstr = gov_connstr($node, %p) . ($p{conn} ? " $p{conn}" : '');
+	local %ENV = %ENV;
+	delete $ENV{PGAPPNAME};
+	$l->{h} = IPC::Run::start(
+		[ $node->installed_command('psql'), '-X', '-A', '-t', '-v', 'VERBOSITY=verbose',
+		  '-d', $connstr, '-c', $sql ],
+		'<', \$l->{in}, '>', \$l->{out}, '2>', \$l->{err},
+		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
+	return $l;
+}
+
+# Wait for a background login to end; returns (exit code, stdout, stderr, seconds).
+sub gov_login_finish
+{
+	my ($l) = @_;
+	$l->{h}->finish;
+	chomp $l->{out};
+	return ($? >> 8, $l->{out}, $l->{err}, Time::HiRes::time() - $l->{start});
+}
+
+# How many lines of the server log match a pattern.
+sub gov_count_log
+{
+	my ($node, $re) = @_;
+	my @m = (slurp_file($node->logfile) =~ /$re/g);
+	return scalar(@m);
 }
 
 # Poll a query until it returns 't' (like poll_query_until, shorter sleeps).
