@@ -77,5 +77,40 @@ SELECT dblink_disconnect('l1');
 
 SELECT dblink_disconnect(unnest) FROM unnest(dblink_get_connections()) ORDER BY 1;
 DELETE FROM governor.rules;
+
+-- Values no server can reach, and patterns that can never match.
+INSERT INTO governor.rules (name, max_connections, reserve_connections, reserve_timeout)
+VALUES ('huge', 2147483647, 1, '1s');
+INSERT INTO governor.rules (name, reserve_connections, max_connections, reserve_timeout)
+VALUES ('hugeres', 300000, 1, '1s');
+INSERT INTO governor.rules (name, application_name) VALUES ('accent', 'café-%');
+INSERT INTO governor.rules (name, max_connections) VALUES ('maxed', 262143);
+DELETE FROM governor.rules WHERE name = 'maxed';
+
+-- A role or database that does not exist: accepted with a warning, and
+-- rule_usage says the rule matches nobody.
+INSERT INTO governor.rules (name, role) VALUES ('typo_role', 'regress_no_such_role');
+INSERT INTO governor.rules (name, database) VALUES ('typo_db', 'regress_no_such_db');
+SELECT governor.reload();
+SELECT rule, problem FROM governor.rule_usage WHERE problem IS NOT NULL ORDER BY rule;
+DELETE FROM governor.rules WHERE name LIKE 'typo%';
+
+-- Rows loaded with triggers disabled (as pg_restore --disable-triggers
+-- does) are checked again when the worker compiles them: a bad one
+-- matches nobody and says why.
+SET session_replication_role = replica;
+INSERT INTO governor.rules (name, max_connections, queue_timeout) VALUES ('unchecked_neg', -5, '0');
+INSERT INTO governor.rules (name, application_name, max_connections, queue_timeout)
+VALUES ('unchecked_like', 'web\', 0, '0');
+INSERT INTO governor.rules (name, max_connections, mode) VALUES ('unchecked_mode', 0, 'observe');
+RESET session_replication_role;
+SELECT governor.reload();
+SELECT rule, connections, problem FROM governor.rule_usage ORDER BY rule;
+-- (max_connections 0 would refuse everyone, were the rules in force.)
+SELECT gov_try_connect('u1', 'regress_app1', 'plain');
+SELECT application_name, rules FROM governor.clients WHERE application_name = 'plain';
+SELECT dblink_disconnect('u1');
+
+DELETE FROM governor.rules;
 SELECT governor.reload();
 SELECT count(*) FROM governor.rule_usage;
