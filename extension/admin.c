@@ -247,6 +247,7 @@ gov_kill(PG_FUNCTION_ARGS)
 		ntargets++;
 	}
 	LWLockRelease(gov->lock);
+	GOV_INJECTION_POINT("pg-governor-kill-targets");
 
 	for (i = 0; i < ntargets; i++)
 	{

@@ -253,6 +253,21 @@ gov_init_srf(FunctionCallInfo fcinfo)
 #define gov_wait_event(name)	PG_WAIT_EXTENSION
 #endif
 
+/*
+ * Injection points (17+ servers built with --enable-injection-points),
+ * where tests make a race deterministic; nothing elsewhere.  18 passes an
+ * argument.
+ */
+#if PG_VERSION_NUM >= 180000
+#include "utils/injection_point.h"
+#define GOV_INJECTION_POINT(name)	INJECTION_POINT(name, NULL)
+#elif PG_VERSION_NUM >= 170000
+#include "utils/injection_point.h"
+#define GOV_INJECTION_POINT(name)	INJECTION_POINT(name)
+#else
+#define GOV_INJECTION_POINT(name)	((void) 0)
+#endif
+
 /* Intervals can be infinite from 17 on. */
 #if PG_VERSION_NUM >= 170000
 #define gov_interval_is_finite(iv)	(!INTERVAL_NOT_FINITE(iv))
