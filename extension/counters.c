@@ -25,6 +25,7 @@
 #include "tcop/pquery.h"
 #include "tcop/utility.h"
 
+#include "active.h"
 #include "counters.h"
 #include "registry.h"
 
@@ -152,6 +153,9 @@ gov_ExecutorStart(QueryDesc *queryDesc, int eflags)
 			standard_ExecutorStart(queryDesc, eflags);
 		return;
 	}
+	/* A max_active rule: the transaction's first statement takes a slot. */
+	if (unlikely(gov_my_slot->has_max_active))
+		gov_active_begin();
 	if (GOV_TOP_LEVEL() && !(eflags & EXEC_FLAG_EXPLAIN_ONLY))
 		gov_query_start();
 	gov_nesting++;
@@ -269,6 +273,22 @@ gov_ends_transaction(PlannedStmt *pstmt)
 	}
 }
 
+/*
+ * Does a utility statement begin work that needs an active slot?  Every
+ * statement but transaction control does; of that, BEGIN / START
+ * TRANSACTION does (before it runs: no snapshot, no lock yet).
+ */
+static bool
+gov_starts_work(PlannedStmt *pstmt)
+{
+	Node	   *stmt = pstmt->utilityStmt;
+
+	if (stmt == NULL || !IsA(stmt, TransactionStmt))
+		return true;
+	return ((TransactionStmt *) stmt)->kind == TRANS_STMT_BEGIN ||
+		((TransactionStmt *) stmt)->kind == TRANS_STMT_START;
+}
+
 static void
 gov_ProcessUtility(GOV_PROCESS_UTILITY_ARGS)
 {
@@ -283,6 +303,8 @@ gov_ProcessUtility(GOV_PROCESS_UTILITY_ARGS)
 			standard_ProcessUtility(GOV_PROCESS_UTILITY_PASS);
 		return;
 	}
+	if (unlikely(gov_my_slot->has_max_active) && gov_starts_work(pstmt))
+		gov_active_begin();
 	top = gov_nesting == 0;
 	if (top)
 	{
@@ -326,6 +348,9 @@ gov_xact_callback(XactEvent event, void *arg)
 	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
 		event != XACT_EVENT_PREPARE)
 		return;
+	/* The transaction's active slot goes back, or its wait for one ends. */
+	if (unlikely(gov_active_pending(slot)))
+		gov_active_end();
 	start = GetCurrentTransactionStartTimestamp();
 	/* The login transaction is not a client transaction. */
 	if (slot->state != GOV_SLOT_ADMITTED || start < slot->admit_time)

@@ -132,6 +132,7 @@ typedef struct GovRuleState
 	uint64		active_waits;
 	uint64		active_timeouts;
 	uint64		would_wait;
+	TimestampTz would_wait_time;	/* last would_wait event */
 	uint64		wait_time_us[GOV_NUM_BUCKET_KINDS]; /* time waited, all waiters */
 
 	/* Set by the worker: why the rule matches nobody now; "" = fine. */
