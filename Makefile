@@ -44,3 +44,9 @@ PROVE_TESTS ?= test/t/*.pl
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# Out-of-tree (VPATH) builds, as pg_buildext does for the Debian package
+# (make -f ../Makefile VPATH=..): the objects go to extension/ there.
+ifdef VPATH
+$(shell mkdir -p extension)
+endif

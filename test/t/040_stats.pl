@@ -6,6 +6,8 @@ use warnings;
 use IO::Socket::INET;
 use IPC::Run;
 use Time::HiRes qw(time);
+use lib 'test/t';
+use GovTest;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -109,28 +111,31 @@ SELECT governor.reload();
 });
 is(health_status('waiting_sessions'), 'ok', 'no queue: waiting_sessions ok');
 
-my $h1 = $node->background_psql('postgres', extra_params => [ '-U', 'app' ]);
-my $h2 = $node->background_psql('postgres',
-	extra_params => [ '-U', 'app' ], wait => 0, on_error_stop => 0);
+# Sessions held with psql over IPC::Run (GovTest): background_psql cannot
+# start a login that queues on every version's TAP modules.
+my $h1 = gov_hold($node, user => 'app', app => $appname, sql => "SELECT 'h1 in';");
+ok(gov_wait_output($h1, qr/h1 in/), 'first login of the capped role admitted');
+my $h2 = gov_hold($node, user => 'app', app => $appname, sql => "SELECT 'h2 in';");
 # h2 queues first, so it is the one admitted when h1 leaves (FIFO).
 ok( $node->poll_query_until('postgres',
 		"SELECT status = 'warn' FROM governor.health WHERE signal = 'waiting_sessions'"),
 	'one queued login: waiting_sessions warn');
-my $h3 = $node->background_psql('postgres',
-	extra_params => [ '-U', 'app' ], wait => 0, on_error_stop => 0);
+my $h3 = gov_hold($node, user => 'app', app => $appname, sql => "SELECT 'h3 in';");
 ok( $node->poll_query_until('postgres',
 		"SELECT status = 'crit' FROM governor.health WHERE signal = 'waiting_sessions'"),
 	'two queued logins: waiting_sessions crit');
 ok( $node->poll_query_until('postgres',
 		q{SELECT maxwait >= 1 FROM governor.pools WHERE "user" = 'app'}),
 	'queued logins wait at least a second');
-$h1->quit;
-$h2->wait_connect;
+gov_release($h1);
+ok(gov_wait_output($h2, qr/h2 in/), 'the first queued login is admitted when the slot frees');
 ok( $node->poll_query_until('postgres',
 		"SELECT status = 'warn' FROM governor.health WHERE signal = 'waiting_sessions'"),
 	'one queued login left: waiting_sessions warn again');
-$h2->quit;
-$h3->wait_connect;
+$h3->{h}->pump_nb;
+unlike(${ $h3->{out} }, qr/h3 in/, 'the second queued login still waits');
+gov_release($h2);
+ok(gov_wait_output($h3, qr/h3 in/), 'the second queued login is admitted next');
 my ($wait_total, $avg_wait, $conns) = split /\|/,
   pool_stat('app', $appname, 'total_wait_time, avg_wait_time, total_connections');
 is($conns, 3, 'three admitted connections for the capped role');
@@ -138,7 +143,7 @@ cmp_ok($wait_total, '>=', 2000000, 'total_wait_time has both waits, in microseco
 cmp_ok($avg_wait, '>=', 600000, 'avg_wait_time is wait per admitted connection');
 is(health_status('waiting_sessions'), 'ok', 'queue drained: waiting_sessions ok');
 isnt(health_status('avg_wait_ms'), 'ok', 'average admission wait over its threshold');
-$h3->quit;
+gov_release($h3);
 
 # ---- refusals and authentication failures ------------------------------
 $node->safe_psql('postgres', q{

@@ -11,7 +11,7 @@ use Test::More;
 use Exporter 'import';
 
 our @EXPORT = qw(gov_node gov_connstr gov_try_login gov_hold gov_release gov_wait_for
-  gov_login_bg gov_login_finish gov_count_log);
+  gov_login_bg gov_login_finish gov_count_log gov_wait_output);
 
 # A node with pg_governor preloaded; extra settings appended.  Options:
 # tcp => 1 (listen on 127.0.0.1, trust), db => database for CREATE
@@ -81,6 +81,24 @@ sub gov_hold
 	$in .= ($p{sql} // 'SELECT 1;') . "\n";
 	$h->pump_nb;
 	return { h => $h, in => \$in, out => \$out, err => \$err };
+}
+
+# Wait until a gov_hold session's output matches $re (e.g. the result of
+# its first query, which a queued login prints only once admitted); true if
+# it did within the test timeout.  Works with every version's TAP modules,
+# unlike background_psql(..., wait => 0) (15.20 and 18 have it, 16.0 and
+# 17.4 do not).
+sub gov_wait_output
+{
+	my ($s, $re) = @_;
+	my $deadline = time() + $PostgreSQL::Test::Utils::timeout_default;
+	while (${ $s->{out} } !~ $re)
+	{
+		return 0 if time() > $deadline || !$s->{h}->pumpable;
+		$s->{h}->pump_nb;
+		select(undef, undef, undef, 0.02);
+	}
+	return 1;
 }
 
 sub gov_release
