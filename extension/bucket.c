@@ -480,7 +480,7 @@ gov_pick(int rule, GovBucketKind kind, TimestampTz now)
 		if (n > 0 && w->priority < gov_slots[cand[0]].priority)
 			break;
 		/* Leaving anyway: killed, or its database was disabled. */
-		if (pg_atomic_read_u32(&w->kill_pending) != 0 ||
+		if (pg_atomic_read_u32(&w->signalled) != 0 ||
 			(kind == GOV_BUCKET_LOGIN && gov_db_disabled(NameStr(w->id.key.database))))
 			continue;
 		if (kind == GOV_BUCKET_LOGIN && r->max_connections != GOV_NONE &&

@@ -209,7 +209,8 @@ gov_signal(const GovTarget *t, int sqlstate, const char *message, const char *de
 
 	LWLockAcquire(ProcArrayLock, LW_SHARED);
 	proc = BackendPidGetProcWithLock(t->who.pid);
-	ok = proc != NULL && proc == GetPGProcByNumber(t->slotno) && slot->pid == t->who.pid;
+	ok = proc != NULL && proc == GetPGProcByNumber(t->slotno) && slot->pid == t->who.pid &&
+		pg_atomic_read_u32(&slot->signalled) == 0;
 	if (ok && t->recheck != GOV_RECHECK_NONE)
 	{
 		LocalTransactionId cur_lxid = gov_proc_lxid(proc);
@@ -259,6 +260,8 @@ gov_signal(const GovTarget *t, int sqlstate, const char *message, const char *de
 			pg_atomic_write_u32(&slot->kill_pending, 0);
 			ok = false;
 		}
+		if (ok)
+			pg_atomic_write_u32(&slot->signalled, 1);
 	}
 	LWLockRelease(ProcArrayLock);
 	if (wake_login)
@@ -446,8 +449,8 @@ gov_enforce_pass(void)
 		{
 			if (d.deadline > now)
 				gov_next_deadline(&next, d.deadline);
-			else if (pg_atomic_read_u32(&slot->kill_pending) != 0)
-				;				/* signalled already, on its way out */
+			else if (pg_atomic_read_u32(&slot->signalled) != 0)
+				;				/* ended already, on its way out */
 			else if (ncand < gov_nslots)
 				gov_candidate_fill(&gov_candidates[ncand++], i, &d, false, now);
 			else

@@ -265,8 +265,13 @@ typedef struct GovSlot
 	/* Set by other processes. */
 	pg_atomic_uint32 close_needed;	/* close at the next idle moment */
 	int			evicted_for;	/* slot number of the waiter it makes room for */
-	/* Termination notice read by the victim's emit_log_hook. */
+	/*
+	 * Termination notice, read (once) by the victim's emit_log_hook; and
+	 * whether the governor has ended the session, kept until the slot is
+	 * freed so that nothing ends it a second time while it exits.
+	 */
 	pg_atomic_uint32 kill_pending;
+	pg_atomic_uint32 signalled;
 	int			kill_sqlstate;
 	char		kill_message[GOV_TEXT_LEN];
 	char		kill_detail[GOV_TEXT_LEN];

@@ -323,7 +323,7 @@ gov_sessions(PG_FUNCTION_ARGS)
  * governor.rule_usage and governor.events
  * ----------------------------------------------------------------
  */
-#define GOV_RULE_USAGE_COLS 18
+#define GOV_RULE_USAGE_COLS 24
 
 Datum
 gov_rule_usage(PG_FUNCTION_ARGS)
@@ -399,6 +399,12 @@ gov_rule_usage(PG_FUNCTION_ARGS)
 			values[c++] = Int64GetDatum((int64) st->terminated[k]);
 		values[c++] = Int64GetDatum((int64) st->terminated[GOV_END_KILL]);
 		values[c++] = Int64GetDatum((int64) would);
+		values[c++] = Int32GetDatum(st->queue[GOV_BUCKET_ACTIVE].len);
+		values[c++] = Int64GetDatum((int64) st->active_waits);
+		values[c++] = Int64GetDatum((int64) st->active_timeouts);
+		values[c++] = Int64GetDatum((int64) st->would_wait);
+		values[c++] = Int64GetDatum((int64) st->rejected_rate);
+		values[c++] = Int64GetDatum((int64) st->terminated[GOV_END_EVICT]);
 		if (st->problem[0])
 			values[c++] = gov_text(st->problem);
 		else

@@ -20,6 +20,7 @@ use Time::HiRes qw(time sleep);
 
 my $node = gov_node('hardening', qq{
 max_connections = 40
+max_locks_per_transaction = 512
 governor.max_pools = 10
 }, tcp => 1, no_extension => 1);
 
@@ -300,6 +301,34 @@ for my $q (@queued)
 	($rc) = gov_login_finish($q);
 	is($rc, 0, 'each queued login got in when the slot passed along');
 }
+
+# ------------------------------------------------------------------
+# A terminated session is ended once, however long it takes to exit
+# (here: dropping its thousands of temp tables).
+# ------------------------------------------------------------------
+my $slow = gov_hold($node, user => 'app', app => 'slowexit', dbname => 'appdb', sql => join('', map {
+	"DO \$\$ BEGIN FOR i IN ${_}001..${\($_ + 1)}000 LOOP EXECUTE format('CREATE TEMP TABLE t%s (a int)', i); END LOOP; END \$\$;\n"
+} 0 .. 3));
+ok($node->poll_query_until('appdb', q{
+	SELECT count(*) = 4000 FROM pg_class WHERE relpersistence = 't' AND relkind = 'r'}),
+	'a session with thousands of temp tables');
+$node->safe_psql('appdb', q{
+	INSERT INTO governor.rules (name, application_name, max_transaction_duration)
+	VALUES ('slowexit', 'slowexit', '1s');
+	SELECT governor.reload();
+});
+gov_send($slow, 'SELECT pg_sleep(30);');
+ok($node->poll_query_until('appdb', q{
+	SELECT count(*) = 1 FROM governor.events WHERE rule = 'slowexit' AND action = 'terminate'}),
+	'the long transaction is terminated');
+ok($node->poll_query_until('appdb', "SELECT count(*) = 0 FROM governor.clients WHERE application_name = 'slowexit'"),
+	'and its session is gone');
+is($node->safe_psql('appdb', q{
+	SELECT count(*) FROM governor.events WHERE rule = 'slowexit' AND action = 'terminate'}),
+	'1', 'terminated once, not again while it was exiting');
+is($node->safe_psql('appdb', "SELECT total_terminated_transaction_duration FROM governor.rule_usage WHERE rule = 'slowexit'"),
+	'1', 'and counted once');
+gov_release($slow);
 
 $node->stop;
 

@@ -11,7 +11,7 @@ use Test::More;
 use Exporter 'import';
 
 our @EXPORT = qw(gov_node gov_connstr gov_try_login gov_hold gov_release gov_wait_for
-  gov_login_bg gov_login_finish gov_count_log gov_wait_output);
+  gov_login_bg gov_login_finish gov_count_log gov_wait_output gov_send);
 
 # A node with pg_governor preloaded; extra settings appended.  Options:
 # tcp => 1 (listen on 127.0.0.1, trust), db => database for CREATE
@@ -104,9 +104,20 @@ sub gov_wait_output
 sub gov_release
 {
 	my ($s) = @_;
-	${ $s->{in} } .= "\\q\n";
-	$s->{h}->finish;
+	# The session may be gone already (terminated): then there is nothing to quit.
+	eval {
+		${ $s->{in} } .= "\\q\n";
+		$s->{h}->finish;
+	};
 	return ${ $s->{err} };
+}
+
+# Send more SQL to a held session.
+sub gov_send
+{
+	my ($s, $sql) = @_;
+	${ $s->{in} } .= "$sql\n";
+	$s->{h}->pump_nb;
 }
 
 # Start a login in the background (psql -c sql); it may wait in a queue.
