@@ -2,7 +2,22 @@
 
 \echo Use "ALTER EXTENSION pg_governor UPDATE TO '1.1'" to load this file. \quit
 
--- Validation: bounds, patterns that can never match, names that do not exist.
+-- New rule columns: login rate, queue order, eviction, priority.
+ALTER TABLE @extschema@.rules
+    ADD COLUMN max_login_rate numeric,
+    ADD COLUMN login_burst int,
+    ADD COLUMN queue_order text NOT NULL DEFAULT 'fifo',
+    ADD COLUMN evict_idle_after interval,
+    ADD COLUMN priority int;
+COMMENT ON COLUMN @extschema@.rules.max_active IS 'Sessions of this rule inside a transaction at once; a session starting a transaction past it waits in the rule''s queue (active-transaction slots); NULL = no cap';
+COMMENT ON COLUMN @extschema@.rules.max_login_rate IS 'New logins per second admitted into this rule (token bucket); logins over the rate wait in its queue; NULL = no limit';
+COMMENT ON COLUMN @extschema@.rules.login_burst IS 'Logins that may arrive at once before max_login_rate applies; NULL = ceil(max_login_rate)';
+COMMENT ON COLUMN @extschema@.rules.queue_order IS 'Who gets a freed slot first: fifo (the longest waiter) or fair (the waiter whose pool holds the fewest of the rule''s slots; ties: the longest waiter)';
+COMMENT ON COLUMN @extschema@.rules.evict_idle_after IS 'A login waiting for this rule may take the slot of its longest-idle session once that session has been idle (outside a transaction) this long; NULL = never';
+COMMENT ON COLUMN @extschema@.rules.priority IS 'A session''s priority is the highest of its rules''; among waiters for the same slots, higher priority goes first; NULL = 0';
+
+-- Validation: max_active, the new columns, bounds, patterns that can
+-- never match, names that do not exist.
 CREATE OR REPLACE FUNCTION @extschema@._validate_rule() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -39,10 +54,27 @@ BEGIN
                       HINT = 'Use NULL for no cap.';
         END IF;
     END LOOP;
-    IF NEW.max_active IS NOT NULL THEN
-        RAISE EXCEPTION 'pg_governor rule "%": max_active is not supported yet', NEW.name
-            USING ERRCODE = 'feature_not_supported',
-                  HINT = 'Leave max_active NULL; active-transaction slots arrive in a later release.';
+    IF NEW.max_active < 0 THEN
+        RAISE EXCEPTION 'pg_governor rule "%": max_active must not be negative', NEW.name
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Use NULL for no cap.';
+    END IF;
+    IF NEW.max_login_rate IS NOT NULL AND NOT (NEW.max_login_rate > 0 AND NEW.max_login_rate <= 1000000) THEN
+        RAISE EXCEPTION 'pg_governor rule "%": max_login_rate must be greater than zero and at most 1000000', NEW.name
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Logins per second; use NULL for no limit.';
+    END IF;
+    IF NEW.login_burst IS NOT NULL AND NEW.max_login_rate IS NULL THEN
+        RAISE EXCEPTION 'pg_governor rule "%": login_burst needs max_login_rate', NEW.name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'login_burst is how many logins may arrive at once before the rate applies.';
+    END IF;
+    IF NEW.login_burst < 1 OR NEW.login_burst > 262143 THEN
+        RAISE EXCEPTION 'pg_governor rule "%": login_burst must be between 1 and 262143', NEW.name
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NEW.queue_order IS NULL OR NEW.queue_order NOT IN ('fifo', 'fair') THEN
+        RAISE EXCEPTION 'pg_governor rule "%": unknown queue_order "%"', NEW.name, NEW.queue_order
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'queue_order is ''fifo'' or ''fair''.';
     END IF;
     IF coalesce(NEW.reserve_connections, 0) > 0 AND NEW.reserve_timeout IS NULL THEN
         RAISE EXCEPTION 'pg_governor rule "%": reserve_connections needs a reserve_timeout', NEW.name
@@ -54,7 +86,8 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     FOR col, v IN VALUES ('reserve_timeout', NEW.reserve_timeout),
-                         ('queue_timeout', NEW.queue_timeout)
+                         ('queue_timeout', NEW.queue_timeout),
+                         ('evict_idle_after', NEW.evict_idle_after)
     LOOP
         IF v < interval '0' THEN
             RAISE EXCEPTION 'pg_governor rule "%": % must not be negative', NEW.name, col
@@ -118,7 +151,7 @@ $$;
 CREATE OR REPLACE FUNCTION @extschema@._check_rule_count() RETURNS trigger
 AS 'MODULE_PATHNAME', 'gov_check_rule_count' LANGUAGE C;
 
--- rule_usage gains the problem column.
+-- rule_usage gains active-slot, rate, eviction and problem columns.
 DROP VIEW @extschema@.rule_usage;
 DROP FUNCTION @extschema@._rule_usage();
 CREATE FUNCTION @extschema@._rule_usage(
@@ -129,6 +162,8 @@ CREATE FUNCTION @extschema@._rule_usage(
     OUT total_terminated_idle_in_transaction bigint, OUT total_terminated_idle bigint,
     OUT total_terminated_lifetime bigint, OUT total_terminated_transaction_duration bigint,
     OUT total_killed bigint, OUT total_would_terminate bigint,
+    OUT active_waiting int, OUT total_active_waits bigint, OUT total_active_timeouts bigint,
+    OUT total_would_wait bigint, OUT total_rejected_rate bigint, OUT total_evicted bigint,
     OUT problem text)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'gov_rule_usage' LANGUAGE C STRICT VOLATILE;
@@ -138,12 +173,18 @@ CREATE VIEW @extschema@.rule_usage AS SELECT * FROM @extschema@._rule_usage();
 COMMENT ON VIEW @extschema@.rule_usage IS 'One row per enabled rule loaded by the worker: sessions in its bucket, queued, in a transaction, its caps, and totals since server start (kept across reloads by rule name)';
 COMMENT ON COLUMN @extschema@.rule_usage.connections IS 'Admitted, non-exempt sessions matching the rule';
 COMMENT ON COLUMN @extschema@.rule_usage.waiting IS 'Logins queued on this rule';
-COMMENT ON COLUMN @extschema@.rule_usage.active IS 'Sessions of the rule inside a transaction';
+COMMENT ON COLUMN @extschema@.rule_usage.active IS 'Active slots in use for a max_active rule, else sessions of the rule inside a transaction';
 COMMENT ON COLUMN @extschema@.rule_usage.total_admitted IS 'Logins admitted while the rule applied';
 COMMENT ON COLUMN @extschema@.rule_usage.total_rejected IS 'Logins refused by this rule (53300)';
 COMMENT ON COLUMN @extschema@.rule_usage.total_would_reject IS 'Logins a monitor-mode rule would have refused';
 COMMENT ON COLUMN @extschema@.rule_usage.total_killed IS 'Sessions ended by governor.kill()';
 COMMENT ON COLUMN @extschema@.rule_usage.total_would_terminate IS 'Terminations a monitor-mode rule would have made, all reasons';
+COMMENT ON COLUMN @extschema@.rule_usage.active_waiting IS 'Sessions waiting for one of the rule''s active slots (max_active)';
+COMMENT ON COLUMN @extschema@.rule_usage.total_active_waits IS 'Transactions that had to wait for an active slot';
+COMMENT ON COLUMN @extschema@.rule_usage.total_active_timeouts IS 'Transactions refused after waiting queue_timeout for an active slot (53400)';
+COMMENT ON COLUMN @extschema@.rule_usage.total_would_wait IS 'Transactions a monitor-mode max_active rule would have made wait';
+COMMENT ON COLUMN @extschema@.rule_usage.total_rejected_rate IS 'Of total_rejected, logins refused because of max_login_rate';
+COMMENT ON COLUMN @extschema@.rule_usage.total_evicted IS 'Idle sessions closed to admit a waiting login (evict_idle_after)';
 COMMENT ON COLUMN @extschema@.rule_usage.problem IS 'Why the rule matches nobody (a role or database that does not exist or was renamed, values loaded past the checks); NULL when none';
 
 REVOKE ALL ON FUNCTION @extschema@._rule_usage() FROM PUBLIC;
@@ -151,6 +192,6 @@ REVOKE ALL ON @extschema@.rule_usage FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._rule_usage() TO pg_monitor;
 GRANT SELECT ON @extschema@.rule_usage TO pg_monitor;
 
-COMMENT ON VIEW @extschema@.events IS 'The last governor.max_events actions, oldest first: reject, would_reject, terminate, would_terminate, kill, reconnect, abandon (a queued client hung up), rule_problem (a rule stopped matching anyone)';
+COMMENT ON VIEW @extschema@.events IS 'The last governor.max_events actions, oldest first: reject, would_reject, terminate, would_terminate, kill, reconnect, evict, would_wait, ban, banned_reject, abandon (a queued client hung up), rule_problem (a rule stopped matching anyone)';
 COMMENT ON VIEW @extschema@.health IS
   'One row per health signal: connection_usage_percent (registered sessions against max_connections minus reserved connections), waiting_sessions (queued at login or for an active slot), avg_wait_ms (login queue wait per admitted session over the stats window), connection_error_rate_percent (refused + failed authentication over all login attempts in the stats window), rules_state (0: the rules of governor.rules are in force; 1: the last read failed and older rules stay in force; 2: none read since the server started). Thresholds: governor.health_* settings.';

@@ -53,6 +53,9 @@
 #include "rules.h"
 #include "settings.h"
 
+/* A login rate beyond this is no limit at all. */
+#define GOV_MAX_LOGIN_RATE		1000000
+
 /* Interval limits must be finite and at most this long. */
 #define GOV_MAX_INTERVAL_MS		((int64) (100 * DAYS_PER_YEAR * SECS_PER_DAY) * 1000)
 
@@ -414,8 +417,8 @@ gov_compile_row(GovRow *row, GovRule *r)
 	if (gov_row_value(row, COL_MAX_LOGIN_RATE, &d))
 	{
 		r->max_login_rate = DatumGetFloat8(DirectFunctionCall1(numeric_float8, d));
-		if (!(r->max_login_rate > 0) || isinf(r->max_login_rate))
-			gov_invalid(r, "max_login_rate must be greater than zero");
+		if (!(r->max_login_rate > 0 && r->max_login_rate <= GOV_MAX_LOGIN_RATE))
+			gov_invalid(r, "max_login_rate must be greater than zero and at most %d", GOV_MAX_LOGIN_RATE);
 	}
 	r->login_burst = gov_row_int(row, COL_LOGIN_BURST, r, GOV_NONE);
 	if (r->login_burst != GOV_NONE)
