@@ -268,7 +268,8 @@ gov_gauges_add(GovPoolGauges *g, const GovSlot *slot, int slotno)
 		g->sv_login++;			/* admitted, startup not finished yet */
 		return;
 	}
-	if (info.in_xact)
+	/* Under max_active, "in a transaction" is holding an active slot. */
+	if (slot->has_max_active ? slot->holds_active : info.in_xact)
 	{
 		g->sv_active++;
 		gov_min_time(&g->oldest_xact, info.xact_start);

@@ -248,7 +248,9 @@ gov_sessions(PG_FUNCTION_ARGS)
 		else
 		{
 			client_state = "active";
-			server_state = info->in_xact ? "active" : "idle";
+			/* Under max_active, "in a transaction" is holding an active slot. */
+			server_state = (slot->has_max_active ? slot->holds_active : info->in_xact) ?
+				"active" : "idle";
 			if (info->state == STATE_RUNNING || info->state == STATE_FASTPATH)
 				wait_us = now - info->activity_start;
 		}
