@@ -11,6 +11,7 @@ OBJS = \
 	extension/pools.o \
 	extension/events.o \
 	extension/bucket.o \
+	extension/bans.o \
 	extension/active.o \
 	extension/admission.o \
 	extension/enforcement.o \

@@ -28,9 +28,11 @@
 #include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/inet.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 
+#include "bans.h"
 #include "bucket.h"
 #include "enforcement.h"
 #include "settings.h"
@@ -45,6 +47,7 @@ PG_FUNCTION_INFO_V1(gov_kill);
 PG_FUNCTION_INFO_V1(gov_reconnect);
 PG_FUNCTION_INFO_V1(gov_rules_changed);
 PG_FUNCTION_INFO_V1(gov_check_rule_count);
+PG_FUNCTION_INFO_V1(gov_unban);
 
 /* How long governor.reload() waits for the worker. */
 #define GOV_RELOAD_WAIT_MS 10000
@@ -298,6 +301,25 @@ gov_reconnect(PG_FUNCTION_ARGS)
 	if (nmarked > 0 && latch)
 		SetLatch(latch);
 	PG_RETURN_INT32(nmarked);
+}
+
+/* governor.unban(role, addr): NULL = any; returns how many bans were lifted. */
+Datum
+gov_unban(PG_FUNCTION_ARGS)
+{
+	const char *role = PG_ARGISNULL(0) ? NULL : NameStr(*PG_GETARG_NAME(0));
+	const uint8 *addr = NULL;
+	int			family = 0;
+
+	gov_require_preload();
+	if (!PG_ARGISNULL(1))
+	{
+		inet	   *ip = PG_GETARG_INET_PP(1);
+
+		family = ip_family(ip) == PGSQL_AF_INET ? 4 : 6;
+		addr = ip_addr(ip);
+	}
+	PG_RETURN_INT32(gov_bans_lift(role, addr, family));
 }
 
 /* ----------------------------------------------------------------

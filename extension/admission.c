@@ -36,6 +36,7 @@
 #include "utils/varlena.h"
 
 #include "admission.h"
+#include "bans.h"
 #include "bucket.h"
 #include "events.h"
 #include "pools.h"
@@ -178,29 +179,6 @@ gov_check_killed(GovSlot *slot)
 			 slot->kill_detail[0] ? errdetail("%s", slot->kill_detail) : 0));
 }
 
-/*
- * The pool a refused or failed login counts in: its own if it exists,
- * else its (database, user) pool for a database and role that exist (so
- * a client cannot make up rows), else the overflow row.
- */
-static int
-gov_refused_pool(const char *database, const char *role, const char *appname,
-				 bool real)
-{
-	GovPoolKey	key;
-	int			pool;
-
-	gov_pool_key(&key, database, role, appname);
-	pool = gov_pool_find(&key);
-	if (pool >= 0)
-		return pool;
-	if (real)
-		gov_pool_key(&key, database, role, "");
-	else
-		gov_pool_key(&key, "*", "*", "*overflow*");
-	return real ? gov_pool_get(&key) : gov_pool_get_overflow();
-}
-
 static void
 gov_count_refusal(GovSlot *slot, const char *rule, bool rate)
 {
@@ -218,7 +196,7 @@ gov_count_refusal(GovSlot *slot, const char *rule, bool rate)
 		}
 		LWLockRelease(gov->lock);
 	}
-	gov_pool_count(gov_refused_pool(NameStr(slot->id.key.database),
+	gov_pool_count(gov_pool_for_refusal(NameStr(slot->id.key.database),
 									NameStr(slot->id.key.role),
 									NameStr(slot->id.key.appname), true),
 				   GOV_POOL_REJECTED);
@@ -509,7 +487,7 @@ gov_count_auth_failed(Port *port)
 	bool		real = OidIsValid(get_role_oid(port->user_name, true)) &&
 		gov_database_exists(port->database_name);
 
-	gov_pool_count(gov_refused_pool(port->database_name, port->user_name,
+	gov_pool_count(gov_pool_for_refusal(port->database_name, port->user_name,
 									port->application_name ? port->application_name : "",
 									real),
 				   GOV_POOL_AUTH_FAILED);
@@ -525,6 +503,9 @@ gov_client_auth(Port *port, int status)
 		prev_client_auth_hook(port, status);
 	if (gov == NULL)
 		return;
+
+	/* The circuit breaker sees every outcome (bans.c). */
+	gov_bans_check(port, status);
 
 	if (status != STATUS_OK)
 	{

@@ -517,6 +517,34 @@ GRANT EXECUTE ON FUNCTION @extschema@._stats(), @extschema@._pool_stats(),
 GRANT SELECT ON @extschema@.stats, @extschema@.pool_stats, @extschema@.health TO pg_monitor;
 
 -- ------------------------------------------------------------------
+-- Authentication circuit breaker (1.1)
+-- ------------------------------------------------------------------
+CREATE FUNCTION @extschema@._bans(
+    OUT role text, OUT client_addr text, OUT failures int,
+    OUT since timestamptz, OUT "until" timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'gov_bans' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION @extschema@._bans() IS 'Backs governor.bans';
+CREATE VIEW @extschema@.bans AS SELECT * FROM @extschema@._bans();
+COMMENT ON VIEW @extschema@.bans IS
+  'Active authentication bans: logins of the role from the address are refused at once (28000) until "until", after governor.auth_fail_limit failed authentications within governor.auth_fail_window; local socket logins are never blocked';
+COMMENT ON COLUMN @extschema@.bans.role IS 'Role name the client logged in as (it may not exist)';
+COMMENT ON COLUMN @extschema@.bans.client_addr IS 'Client IP address';
+COMMENT ON COLUMN @extschema@.bans.failures IS 'Failed authentications that led to the ban';
+COMMENT ON COLUMN @extschema@.bans.since IS 'When the ban began';
+COMMENT ON COLUMN @extschema@.bans."until" IS 'When it ends (governor.auth_ban_time after it began)';
+
+CREATE FUNCTION @extschema@.unban(role name DEFAULT NULL, addr inet DEFAULT NULL) RETURNS int
+AS 'MODULE_PATHNAME', 'gov_unban' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.unban(name, inet) IS
+  'Lift the authentication bans of a role (NULL = any) from an address (NULL = any); returns how many were lifted';
+
+REVOKE ALL ON FUNCTION @extschema@._bans(), @extschema@.unban(name, inet) FROM PUBLIC;
+REVOKE ALL ON @extschema@.bans FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._bans() TO pg_monitor;
+GRANT SELECT ON @extschema@.bans TO pg_monitor;
+
+-- ------------------------------------------------------------------
 -- Rules are read only in the database the worker connects to.
 -- ------------------------------------------------------------------
 DO $$

@@ -23,6 +23,7 @@
 #include "utils/varlena.h"
 
 #include "admission.h"
+#include "bans.h"
 #include "counters.h"
 #include "enforcement.h"
 #include "http.h"
@@ -169,6 +170,7 @@ gov_define_settings(void)
 							 gov_rules_unavailable_options,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 
+	gov_bans_define_settings();		/* the authentication circuit breaker */
 	gov_stats_define_settings();	/* stats_period, health thresholds */
 	gov_http_define_settings();		/* the /metrics endpoint */
 
@@ -202,6 +204,7 @@ gov_shmem_size(void)
 	size = add_size(size, mul_size(gov_max_backends(), sizeof(GovSlot)));
 	size = add_size(size, mul_size(gov_max_pools + 1, sizeof(GovPool)));
 	size = add_size(size, hash_estimate_size(gov_max_pools + 1, sizeof(GovPoolKey) + sizeof(int)));
+	size = add_size(size, gov_bans_shmem_size());
 	return size;
 }
 
@@ -289,4 +292,5 @@ gov_shmem_startup(void)
 	LWLockRelease(AddinShmemInitLock);
 
 	gov_pools_attach();
+	gov_bans_attach();
 }

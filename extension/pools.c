@@ -142,6 +142,29 @@ gov_pool_get(const GovPoolKey *key)
 	return index;
 }
 
+/*
+ * The pool a refused or failed login counts in: its own if it exists,
+ * else its (database, user) pool for a database and role that exist (so
+ * a client cannot make up rows), else the overflow row.
+ */
+int
+gov_pool_for_refusal(const char *database, const char *role, const char *appname,
+				 bool real)
+{
+	GovPoolKey	key;
+	int			pool;
+
+	gov_pool_key(&key, database, role, appname);
+	pool = gov_pool_find(&key);
+	if (pool >= 0)
+		return pool;
+	if (real)
+		gov_pool_key(&key, database, role, "");
+	else
+		gov_pool_key(&key, "*", "*", "*overflow*");
+	return real ? gov_pool_get(&key) : gov_pool_get_overflow();
+}
+
 void
 gov_pool_count(int pool, GovPoolCounter which)
 {

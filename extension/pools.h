@@ -38,6 +38,14 @@ extern int	gov_pool_get(const GovPoolKey *key);
 /* The overflow row (made if needed). */
 extern int	gov_pool_get_overflow(void);
 
+/*
+ * The pool a refused or failed login counts in: its own if it exists,
+ * else, when real (its database and role exist), its (database, user)
+ * pool, so a client cannot make up rows; else the overflow row.
+ */
+extern int	gov_pool_for_refusal(const char *database, const char *role,
+								 const char *appname, bool real);
+
 /* Add one to a governance total of a pool (-1: nothing). */
 extern void gov_pool_count(int pool, GovPoolCounter which);
 

@@ -125,21 +125,28 @@ gov_format_addr(const SockAddr *sa, char *host, int *port)
 }
 
 void
+gov_identity_from_port(GovIdentity *id, const Port *port)
+{
+	int			port_no;
+
+	memset(id, 0, sizeof(*id));
+	gov_name_copy(&id->key.database, port->database_name);
+	gov_name_copy(&id->key.role, port->user_name);
+	/* Clipped like pgstat_report_appname, so views and rules agree. */
+	gov_name_copy(&id->key.appname, port->application_name ? port->application_name : "");
+	id->pid = MyProcPid;
+	gov_format_addr(&port->raddr, id->addr, &port_no);
+}
+
+void
 gov_registry_claim(Port *port, GovExemptReason exempt, Oid roleid)
 {
 	int			slotno = gov_my_procno();
 	GovSlot    *slot = &gov_slots[slotno];
-	const char *appname = port->application_name ? port->application_name : "";
-
 	Assert(slotno < gov_nslots);
 
 	/* Identity first, while pid == 0 keeps readers away. */
-	memset(&slot->id, 0, sizeof(slot->id));
-	gov_name_copy(&slot->id.key.database, port->database_name);
-	gov_name_copy(&slot->id.key.role, port->user_name);
-	/* Clipped like pgstat_report_appname, so views and rules agree. */
-	gov_name_copy(&slot->id.key.appname, appname);
-	slot->id.pid = MyProcPid;
+	gov_identity_from_port(&slot->id, port);
 	slot->key_hash = hash_bytes((const unsigned char *) &slot->id.key, sizeof(GovPoolKey));
 	slot->roleid = roleid;
 	slot->raddr = port->raddr;

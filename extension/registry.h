@@ -23,6 +23,9 @@ extern int	gov_my_slotno;
 extern void gov_registry_claim(struct Port *port, GovExemptReason exempt,
 							   Oid roleid);
 
+/* Who a login is: names (valid UTF-8, clipped), address, pid. */
+extern void gov_identity_from_port(GovIdentity *id, const struct Port *port);
+
 /* Make a slot free again.  Caller holds gov->lock exclusively. */
 extern void gov_registry_clear(GovSlot *slot);
 

@@ -23,6 +23,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 
+#include "bans.h"
 #include "enforcement.h"
 #include "metrics.h"
 #include "pools.h"
@@ -39,6 +40,7 @@ PG_FUNCTION_INFO_V1(gov_pool_stats);
 PG_FUNCTION_INFO_V1(gov_reset_stats);
 PG_FUNCTION_INFO_V1(gov_health);
 PG_FUNCTION_INFO_V1(gov_metrics);
+PG_FUNCTION_INFO_V1(gov_bans);
 
 /* Text that is valid in this database whatever its encoding. */
 static Datum
@@ -599,4 +601,34 @@ gov_metrics(PG_FUNCTION_ARGS)
 {
 	gov_require_preload();
 	PG_RETURN_TEXT_P(cstring_to_text(gov_metrics_text()));
+}
+
+/* ----------------------------------------------------------------
+ * governor.bans
+ * ----------------------------------------------------------------
+ */
+Datum
+gov_bans(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	GovBanRow  *rows;
+	int			n;
+	int			i;
+
+	gov_require_preload();
+	gov_init_srf(fcinfo);
+	rows = gov_bans_list(&n);
+	for (i = 0; i < n; i++)
+	{
+		Datum		values[5];
+		bool		nulls[5] = {false, false, false, false, false};
+
+		values[0] = gov_text(NameStr(rows[i].role));
+		values[1] = CStringGetTextDatum(rows[i].addr);
+		values[2] = Int32GetDatum(rows[i].failures);
+		values[3] = TimestampTzGetDatum(rows[i].since);
+		values[4] = TimestampTzGetDatum(rows[i].until);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }

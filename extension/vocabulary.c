@@ -68,5 +68,6 @@ const char *const gov_action_names[GOV_NUM_ACTIONS] = {
 	[GOV_ACTION_WOULD_WAIT] = "would_wait",
 	[GOV_ACTION_BAN] = "ban",
 	[GOV_ACTION_BANNED_REJECT] = "banned_reject",
+	[GOV_ACTION_UNBAN] = "unban",
 	[GOV_ACTION_RULE_PROBLEM] = "rule_problem",
 };

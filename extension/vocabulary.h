@@ -63,6 +63,7 @@ typedef enum GovAction
 	GOV_ACTION_WOULD_WAIT,		/* monitor: a transaction would wait */
 	GOV_ACTION_BAN,
 	GOV_ACTION_BANNED_REJECT,
+	GOV_ACTION_UNBAN,
 	GOV_ACTION_RULE_PROBLEM,	/* a rule stopped matching anyone */
 	GOV_NUM_ACTIONS
 } GovAction;

@@ -175,15 +175,15 @@ gov_release($r2);
 # 7. Only sessions that really start make pools; nothing a client sends
 #    is stored unvalidated.
 # ------------------------------------------------------------------
-for my $i (1 .. 15)
-{
-	gov_try_login($node, 'SELECT 1', user => 'app', app => "ghost$i", dbname => "nosuchdb$i");
-}
 gov_try_login($node, 'SELECT 1', user => 'app', app => "bad\xff", dbname => "bad\xffdb");
 gov_try_login($node, 'SELECT 1', user => "nobody\xfe", app => 'x', dbname => 'appdb');
 $node->safe_psql('postgres', 'CREATE DATABASE locked; REVOKE CONNECT ON DATABASE locked FROM PUBLIC;');
 ($rc, $out, $err) = gov_try_login($node, 'SELECT 1', user => 'app', app => 'not-let-in', dbname => 'locked');
 like($err, qr/permission denied for database "locked"/, 'a login the server refuses after authentication');
+for my $i (1 .. 15)
+{
+	gov_try_login($node, 'SELECT 1', user => 'app', app => "ghost$i", dbname => "nosuchdb$i");
+}
 ($rc, $out, $err) = gov_try_login($node, 'SELECT 1', user => 'app', app => 'newapp', dbname => 'appdb');
 is($rc, 0, 'a real new application logs in');
 is($node->safe_psql('appdb', q{
