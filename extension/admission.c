@@ -360,6 +360,10 @@ gov_admit(GovSlot *slot)
 		gov_refuse_queue_full(slot, bound);
 	}
 	gov_bucket_wait(slot, GOV_BUCKET_LOGIN, &b, now);
+	/* A rule that evicts idle sessions for waiters: tell the worker now. */
+	if (b.rule >= 0 && gov->rules[b.rule].evict_idle_after_ms != GOV_NONE &&
+		gov->worker_latch != NULL)
+		SetLatch(gov->worker_latch);
 	LWLockRelease(gov->lock);
 
 	for (;;)

@@ -239,12 +239,12 @@ gov_bans_check(Port *port, int status)
 
 	memset(&forgot, 0, sizeof(forgot));
 	LWLockAcquire(gov->bans_lock, LW_EXCLUSIVE);
-	e = hash_search(gov_bans, &key, HASH_ENTER_NULL, &found);
-	if (e == NULL)
-	{
+	/* A shared hash would grow past its size: the bound is ours to keep. */
+	e = hash_search(gov_bans, &key, HASH_FIND, &found);
+	if (e == NULL && hash_get_num_entries(gov_bans) >= gov_max_bans)
 		gov_bans_make_room(now, &forgot);
+	if (e == NULL)
 		e = hash_search(gov_bans, &key, HASH_ENTER_NULL, &found);
-	}
 	if (e != NULL)
 	{
 		if (!found || (e->since != 0 && e->until <= now) ||

@@ -411,6 +411,159 @@ gov_next_deadline(TimestampTz *next, TimestampTz t)
 		*next = t;
 }
 
+/* ----------------------------------------------------------------
+ * Idle eviction (evict_idle_after): a slot for a waiting login
+ * ----------------------------------------------------------------
+ */
+
+/* An idle session that may be evicted for a waiting login of a rule. */
+typedef struct GovEvictee
+{
+	int			slotno;
+	int			rule;
+	TimestampTz idle_since;
+} GovEvictee;
+
+static GovEvictee *gov_evictees = NULL;
+static int *gov_evict_need = NULL;
+
+static int
+gov_evictee_cmp(const void *a, const void *b)
+{
+	const GovEvictee *x = a;
+	const GovEvictee *y = b;
+
+	if (x->rule != y->rule)
+		return x->rule - y->rule;
+	return x->idle_since < y->idle_since ? -1 : x->idle_since > y->idle_since ? 1 : 0;
+}
+
+/*
+ * For every rule with evict_idle_after and logins waiting for its bucket,
+ * end its longest-idle sessions (idle outside a transaction, and
+ * connected, at least that long; never exempt), one per waiting login not
+ * already served by an eviction in flight.  The waiter gets the slot when
+ * the evicted session's exit frees it (bucket.c).  Updates *next with
+ * when a session becomes eligible.
+ */
+static void
+gov_evict_pass(TimestampTz now, TimestampTz *next)
+{
+	int			nrules;
+	int			n = 0;
+	bool		any = false;
+	int			i,
+				r;
+
+	if (gov_evictees == NULL)
+	{
+		gov_evictees = MemoryContextAlloc(TopMemoryContext, sizeof(GovEvictee) * gov_nslots);
+		gov_evict_need = MemoryContextAlloc(TopMemoryContext, sizeof(int) * gov_max_rules);
+	}
+
+	LWLockAcquire(gov->lock, LW_SHARED);
+	nrules = gov->nrules;
+	for (r = 0; r < nrules; r++)
+	{
+		const GovRule *rule = &gov->rules[r];
+		const GovRuleState *st = &gov->rule_state[r];
+
+		gov_evict_need[r] = rule->evict_idle_after_ms == GOV_NONE || rule->monitor ? 0 :
+			st->queue[GOV_BUCKET_LOGIN].len - st->evictions;
+		any |= gov_evict_need[r] > 0;
+	}
+	for (i = 0; any && i < gov_nslots; i++)
+	{
+		GovSlot    *slot = &gov_slots[i];
+		GovBackendInfo info;
+
+		if (slot->pid == 0 || slot->state != GOV_SLOT_ADMITTED ||
+			slot->exempt != GOV_NOT_EXEMPT || slot->holds_active ||
+			slot->wait.waiting || slot->evicted_for >= 0 ||
+			pg_atomic_read_u32(&slot->signalled) != 0)
+			continue;
+		gov_backend_info(slot, i, &info);
+		if (!info.valid || info.state != STATE_IDLE || info.in_xact)
+			continue;
+		for (r = 0; r < nrules; r++)
+		{
+			int64		after_us;
+			TimestampTz eligible;
+
+			if (gov_evict_need[r] <= 0 || !GOV_RULE_ISSET(slot->rules, r))
+				continue;
+			after_us = gov->rules[r].evict_idle_after_ms * 1000;
+			eligible = Max(info.state_change, slot->connect_time) + after_us;
+			if (eligible > now)
+				gov_next_deadline(next, eligible);
+			else
+			{
+				gov_evictees[n].slotno = i;
+				gov_evictees[n].rule = r;
+				gov_evictees[n].idle_since = info.state_change;
+				n++;
+				break;			/* one eviction serves one rule */
+			}
+		}
+	}
+	LWLockRelease(gov->lock);
+	if (n == 0)
+		return;
+
+	/* Per rule, longest idle first. */
+	qsort(gov_evictees, n, sizeof(GovEvictee), gov_evictee_cmp);
+	for (i = 0; i < n; i++)
+	{
+		GovEvictee *e = &gov_evictees[i];
+		GovSlot    *slot = &gov_slots[e->slotno];
+		GovTarget	t;
+		NameData	rule;
+		int64		limit_ms;
+		double		idle_s = (double) (now - e->idle_since) / USECS_PER_SEC;
+		char		message[GOV_TEXT_LEN];
+		int			ri;
+		bool		go = false;
+
+		/* Claim one waiter's worth; the rules may have changed meanwhile. */
+		LWLockAcquire(gov->lock, LW_EXCLUSIVE);
+		ri = e->rule < gov->nrules ? e->rule : -1;
+		if (ri >= 0 && gov_evict_need[e->rule] > 0 && slot->pid != 0 &&
+			slot->evicted_for < 0 && GOV_RULE_ISSET(slot->rules, ri))
+		{
+			GovRuleState *st = &gov->rule_state[ri];
+
+			if (st->queue[GOV_BUCKET_LOGIN].head >= 0 &&
+				st->queue[GOV_BUCKET_LOGIN].len > st->evictions)
+			{
+				slot->evicted_for = st->queue[GOV_BUCKET_LOGIN].head;
+				st->evictions++;
+				gov_evict_need[e->rule]--;
+				rule = gov->rules[ri].name;
+				limit_ms = gov->rules[ri].evict_idle_after_ms;
+				gov_target_init(&t, e->slotno, GOV_RECHECK_IDLE_SPELL, e->idle_since);
+				go = true;
+			}
+		}
+		LWLockRelease(gov->lock);
+		if (!go)
+			continue;
+
+		snprintf(message, sizeof(message),
+				 "terminating connection to admit a waiting login: evict_idle_after of pg_governor rule \"%s\": idle for %.3f s, limit %g s",
+				 NameStr(rule), idle_s, limit_ms / 1000.0);
+		if (gov_end_session(&t, GOV_END_EVICT, NameStr(rule), message, idle_s, limit_ms / 1000.0))
+			continue;
+		/* It stopped being idle: give the claim back. */
+		LWLockAcquire(gov->lock, LW_EXCLUSIVE);
+		ri = gov_find_rule(NameStr(rule));
+		if (ri >= 0 && gov->rule_state[ri].evictions > 0)
+			gov->rule_state[ri].evictions--;
+		if (slot->pid == t.who.pid)
+			slot->evicted_for = -1;
+		LWLockRelease(gov->lock);
+	}
+}
+
 TimestampTz
 gov_enforce_pass(void)
 {
@@ -484,6 +637,7 @@ gov_enforce_pass(void)
 
 	for (i = 0; i < ncand; i++)
 		gov_act(&gov_candidates[i]);
+	gov_evict_pass(now, &next);
 
 	gov_clear_status_snapshot();
 	/* More than one slot's worth of work: come back at once for the rest. */
