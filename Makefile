@@ -17,7 +17,9 @@ OBJS = \
 	extension/enforcement.o \
 	extension/counters.o \
 	extension/stats.o \
+	extension/prom.o \
 	extension/metrics.o \
+	extension/metrics_pgbouncer.o \
 	extension/http_request.o \
 	extension/http.o \
 	extension/worker.o \

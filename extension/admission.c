@@ -447,6 +447,10 @@ gov_login_xact_callback(XactEvent event, void *arg)
 	if (gov_login_done || slot == NULL || event != XACT_EVENT_COMMIT)
 		return;
 	gov_login_done = true;
+	/* Socket accepted to session ready, where the server records it (18+). */
+	if (gov_conn_socket_create() != 0)
+		gov_hist_observe_atomic(&gov->setup_hist,
+								GetCurrentTimestamp() - gov_conn_socket_create());
 	pool = gov_pool_get(&slot->id.key);
 	LWLockAcquire(gov->lock, LW_EXCLUSIVE);
 	slot->pool = pool;

@@ -331,9 +331,12 @@ gov_fits(GovSlot *slot, GovBucketKind kind, TimestampTz now, GovBlock *b,
 	return true;
 }
 
-/* Take a place of this kind in every bucket of the session. */
+/*
+ * Take a place of this kind in every bucket of the session, after a wait
+ * of waited_us (0: none), which each bucket's histogram records.
+ */
 static void
-gov_take(GovSlot *slot, GovBucketKind kind, TimestampTz now)
+gov_take(GovSlot *slot, GovBucketKind kind, TimestampTz now, int64 waited_us)
 {
 	int			i;
 
@@ -346,6 +349,7 @@ gov_take(GovSlot *slot, GovBucketKind kind, TimestampTz now)
 		{
 			st->count[kind]++;
 			st->admitted++;
+			gov_hist_observe(&st->wait_hist[kind], waited_us);
 			if (r->max_login_rate > 0)
 			{
 				gov_tokens_refill(r, st, now);
@@ -357,6 +361,7 @@ gov_take(GovSlot *slot, GovBucketKind kind, TimestampTz now)
 		else if (r->max_active != GOV_NONE)
 		{
 			st->count[kind]++;
+			gov_hist_observe(&st->wait_hist[kind], waited_us);
 			GOV_RULE_SET(slot->active_held, i);
 			slot->holds_active = true;
 		}
@@ -373,12 +378,10 @@ static void
 gov_grant_to(GovSlot *slot, TimestampTz now)
 {
 	GovBucketKind kind = slot->wait.kind;
+	int64		waited_us = Max(now - slot->wait.start, 0);
 
-	if (slot->wait.rule >= 0)
-		gov->rule_state[slot->wait.rule].wait_time_us[kind] +=
-			Max(now - slot->wait.start, 0);
 	gov_wait_end(slot);
-	gov_take(slot, kind, now);
+	gov_take(slot, kind, now, waited_us);
 	slot->wait.granted = true;
 	gov_registry_wake(GOV_SLOTNO(slot));
 }
@@ -574,7 +577,7 @@ gov_bucket_try(GovSlot *slot, GovBucketKind kind, TimestampTz now, GovBlock *b)
 	Assert(!slot->wait.waiting);
 	if (!gov_fits(slot, kind, now, b, -1))
 		return false;
-	gov_take(slot, kind, now);
+	gov_take(slot, kind, now, 0);
 	return true;
 }
 
@@ -634,6 +637,15 @@ gov_bucket_cancel(GovSlot *slot, TimestampTz now)
 	if (!slot->wait.waiting)
 		return;
 	was_head = rule >= 0 && gov->rule_state[rule].queue[kind].head == GOV_SLOTNO(slot);
+	/* A wait that ended without a place counts in the histograms too. */
+	{
+		int64		waited_us = Max(now - slot->wait.start, 0);
+		int			i;
+
+		GOV_FOREACH_RULE(slot->rules, i)
+			if (kind == GOV_BUCKET_LOGIN || gov->rules[i].max_active != GOV_NONE)
+				gov_hist_observe(&gov->rule_state[i].wait_hist[kind], waited_us);
+	}
 	gov_wait_end(slot);
 	if (slot->state == GOV_SLOT_WAITING)
 		slot->state = GOV_SLOT_LOGIN;

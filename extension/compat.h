@@ -268,6 +268,20 @@ gov_init_srf(FunctionCallInfo fcinfo)
 #define GOV_INJECTION_POINT(name)	((void) 0)
 #endif
 
+/*
+ * When the client's socket was accepted: 18 records it for every client
+ * backend (conn_timing), so connection setup time can be measured; 0
+ * before 18.
+ */
+#if PG_VERSION_NUM >= 180000
+#include "tcop/backend_startup.h"
+#define gov_conn_socket_create()	(conn_timing.socket_create)
+#define GOV_HAVE_CONN_TIMING		1
+#else
+#define gov_conn_socket_create()	((TimestampTz) 0)
+#define GOV_HAVE_CONN_TIMING		0
+#endif
+
 /* Intervals can be infinite from 17 on. */
 #if PG_VERSION_NUM >= 170000
 #define gov_interval_is_finite(iv)	(!INTERVAL_NOT_FINITE(iv))

@@ -16,56 +16,176 @@
  */
 #include "postgres.h"
 
-#include "lib/stringinfo.h"
-#include "mb/pg_wchar.h"
+#include <ctype.h>
 
+#include "lib/stringinfo.h"
+#include "utils/guc.h"
+
+#include "bans.h"
 #include "metrics.h"
 #include "pools.h"
+#include "prom.h"
 #include "settings.h"
 #include "stats.h"
+
+/* Settings. */
+static int	gov_metrics_compat = GOV_COMPAT_NONE;
+static char *gov_metrics_labels = NULL;
+
+static const struct config_enum_entry gov_metrics_compat_options[] = {
+	{"none", GOV_COMPAT_NONE, false},
+	{"pgbouncer", GOV_COMPAT_PGBOUNCER, false},
+	{NULL, 0, false}
+};
+
+/* Labels the exposition itself uses: a constant label may not take them. */
+static const char *const gov_reserved_labels[] = {
+	"database", "user", "application_name", "rule", "reason", "signal", "le",
+	"name", "host", "port", "force_user", "pool_mode", "version", "state",
+	"job", "instance", NULL
+};
+
+/*
+ * Parse governor.metrics_labels ('name=value,name="value, with comma"')
+ * into escaped label pairs; false with *err on a bad one.
+ */
+static bool
+gov_parse_labels(const char *spec, StringInfo out, const char **err)
+{
+	const char *p = spec;
+	int			n = 0;
+	const char *seen[32];
+	size_t		seen_len[32];
+
+	resetStringInfo(out);
+	while (*p)
+	{
+		const char *name = p;
+		size_t		nlen;
+		StringInfoData value;
+		int			i;
+
+		while (*p == ' ')
+			p++;
+		name = p;
+		if (!(isalpha((unsigned char) *p) || *p == '_'))
+		{
+			*err = "a label name must start with a letter or underscore";
+			return false;
+		}
+		while (isalnum((unsigned char) *p) || *p == '_')
+			p++;
+		nlen = p - name;
+		if (nlen >= 2 && name[0] == '_' && name[1] == '_')
+		{
+			*err = "label names beginning with __ are reserved";
+			return false;
+		}
+		for (i = 0; gov_reserved_labels[i]; i++)
+			if (strlen(gov_reserved_labels[i]) == nlen &&
+				strncmp(gov_reserved_labels[i], name, nlen) == 0)
+			{
+				*err = "that label name is one the metrics use already (database, user, application_name, rule, reason, signal, le, name, host, port, force_user, pool_mode, version, state, job, instance)";
+				return false;
+			}
+		/* The same name twice would make every series invalid. */
+		for (i = 0; i < n; i++)
+			if (seen_len[i] == nlen && strncmp(seen[i], name, nlen) == 0)
+			{
+				*err = "a label name appears twice";
+				return false;
+			}
+		if (n == lengthof(seen))
+		{
+			*err = "at most 32 labels";
+			return false;
+		}
+		seen[n] = name;
+		seen_len[n] = nlen;
+		if (*p != '=')
+		{
+			*err = "expected name=value";
+			return false;
+		}
+		p++;
+		initStringInfo(&value);
+		if (*p == '"')
+		{
+			for (p++; *p && *p != '"'; p++)
+			{
+				if (*p == '\\' && p[1])
+					p++;
+				appendStringInfoChar(&value, *p);
+			}
+			if (*p != '"')
+			{
+				*err = "unterminated quoted value";
+				return false;
+			}
+			p++;
+		}
+		else
+			while (*p && *p != ',')
+				appendStringInfoChar(&value, *p++);
+		while (*p == ' ')
+			p++;
+		if (*p == ',')
+			p++;
+		else if (*p)
+		{
+			*err = "expected a comma between labels";
+			return false;
+		}
+		if (n++ > 0)
+			appendStringInfoChar(out, ',');
+		appendBinaryStringInfo(out, name, nlen);
+		appendStringInfoString(out, "=\"");
+		gov_prom_value(out, value.data);
+		appendStringInfoChar(out, '"');
+		pfree(value.data);
+	}
+	return true;
+}
+
+static bool
+gov_check_metrics_labels(char **newval, void **extra, GucSource source)
+{
+	StringInfoData out;
+	const char *err = NULL;
+	bool		ok;
+
+	if (strlen(*newval) > 1024)
+	{
+		GUC_check_errdetail("At most 1024 bytes.");
+		return false;
+	}
+	initStringInfo(&out);
+	ok = gov_parse_labels(*newval, &out, &err);
+	pfree(out.data);
+	if (!ok)
+		GUC_check_errdetail("%s.", err);
+	return ok;
+}
+
+void
+gov_metrics_define_settings(void)
+{
+	DefineCustomEnumVariable("governor.metrics_compat",
+							 "Also emit pgbouncer_exporter's metric families, so PgBouncer dashboards work unchanged.",
+							 "none (the default) or pgbouncer: both the pgbouncer_stats_* names of exporter 0.10 and the pgbouncer_stats_totals_* names of 0.11+, pgbouncer_pools_*, pgbouncer_databases_*, pgbouncer_config_*, pgbouncer_up and pgbouncer_version_info.",
+							 &gov_metrics_compat, GOV_COMPAT_NONE, gov_metrics_compat_options,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("governor.metrics_labels",
+							   "Constant labels added to every metric series.",
+							   "Comma-separated name=value pairs, e.g. pgbouncer_cluster=prod,region=\"eu west\"; names may not be ones the metrics use.",
+							   &gov_metrics_labels, "",
+							   PGC_SIGHUP, 0, gov_check_metrics_labels, NULL, NULL);
+}
 
 /* ----------------------------------------------------------------
  * Prometheus text
  * ----------------------------------------------------------------
  */
-
-/* Label value: valid UTF-8, with backslash, double quote and newline escaped. */
-static void
-gov_prom_value(StringInfo b, const char *s)
-{
-	const unsigned char *p = (const unsigned char *) s;
-
-	while (*p)
-	{
-		int			len = pg_utf_mblen(p);
-		int			i;
-		bool		ok = true;
-
-		for (i = 1; i < len && ok; i++)
-			ok = p[i] != '\0';
-		if (!ok || !pg_utf8_islegal(p, len))
-		{
-			appendStringInfoChar(b, '?');
-			p++;
-			continue;
-		}
-		if (*p == '\\')
-			appendStringInfoString(b, "\\\\");
-		else if (*p == '"')
-			appendStringInfoString(b, "\\\"");
-		else if (*p == '\n')
-			appendStringInfoString(b, "\\n");
-		else
-			appendBinaryStringInfo(b, (const char *) p, len);
-		p += len;
-	}
-}
-
-static void
-gov_prom_family(StringInfo b, const char *name, const char *type, const char *help)
-{
-	appendStringInfo(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
 
 static void
 gov_prom_pool_labels(StringInfo b, const GovPoolKey *key)
@@ -85,18 +205,6 @@ gov_prom_db_labels(StringInfo b, const GovPoolKey *key)
 	appendStringInfoString(b, "{database=\"");
 	gov_prom_value(b, NameStr(key->database));
 	appendStringInfoString(b, "\"}");
-}
-
-static void
-gov_prom_double(StringInfo b, double v)
-{
-	appendStringInfo(b, " %.6f\n", v);
-}
-
-static void
-gov_prom_uint(StringInfo b, uint64 v)
-{
-	appendStringInfo(b, " " UINT64_FORMAT "\n", v);
 }
 
 /* Which number of a pool or database row a metric shows. */
@@ -271,125 +379,212 @@ gov_prom_rows(StringInfo b, const char *prefix, const GovPromMetric *m,
 	}
 }
 
+/* What a rule family shows. */
+typedef enum GovRuleField
+{
+	RF_CONNECTIONS,
+	RF_WAITING,
+	RF_MAX_CONNECTIONS,
+	RF_RESERVE,
+	RF_ACTIVE,
+	RF_ACTIVE_WAITING,
+	RF_MAX_ACTIVE,
+	RF_ADMITTED,
+	RF_REJECTED,
+	RF_REJECTED_RATE,
+	RF_WOULD_REJECT,
+	RF_ACTIVE_WAITS,
+	RF_ACTIVE_TIMEOUTS,
+	RF_WOULD_WAIT
+} GovRuleField;
+
+/* Which rules a family lists. */
+typedef enum GovRuleFilter
+{
+	RULES_ALL,
+	RULES_CAPPED,				/* max_connections set */
+	RULES_ACTIVE				/* max_active set */
+} GovRuleFilter;
+
+typedef struct GovRuleMetric
+{
+	const char *name;
+	const char *type;
+	GovRuleField field;
+	GovRuleFilter filter;
+	const char *help;
+} GovRuleMetric;
+
+static const GovRuleMetric gov_rule_metrics[] = {
+	{"pg_governor_rule_connections", "gauge", RF_CONNECTIONS, RULES_ALL, "Admitted sessions counted in the rule's bucket."},
+	{"pg_governor_rule_waiting_connections", "gauge", RF_WAITING, RULES_ALL, "Logins queued on the rule."},
+	{"pg_governor_rule_max_connections", "gauge", RF_MAX_CONNECTIONS, RULES_CAPPED, "The rule's max_connections (rules without a cap are not listed)."},
+	{"pg_governor_rule_reserve_connections", "gauge", RF_RESERVE, RULES_CAPPED, "The rule's reserve_connections (rules without a cap are not listed)."},
+	{"pg_governor_rule_active_connections", "gauge", RF_ACTIVE, RULES_ACTIVE, "Active-transaction slots in use (max_active rules)."},
+	{"pg_governor_rule_active_waiting_connections", "gauge", RF_ACTIVE_WAITING, RULES_ACTIVE, "Sessions waiting for an active-transaction slot."},
+	{"pg_governor_rule_max_active", "gauge", RF_MAX_ACTIVE, RULES_ACTIVE, "The rule's max_active."},
+	{"pg_governor_rule_admitted_total", "counter", RF_ADMITTED, RULES_ALL, "Sessions admitted into the rule's bucket."},
+	{"pg_governor_rule_rejected_total", "counter", RF_REJECTED, RULES_ALL, "Logins the rule refused."},
+	{"pg_governor_rule_rate_rejected_total", "counter", RF_REJECTED_RATE, RULES_ALL, "Of the refused logins, those refused for the rule's max_login_rate."},
+	{"pg_governor_rule_would_reject_total", "counter", RF_WOULD_REJECT, RULES_ALL, "Logins a monitor-mode rule would have refused."},
+	{"pg_governor_rule_active_waits_total", "counter", RF_ACTIVE_WAITS, RULES_ACTIVE, "Transactions that waited for an active-transaction slot."},
+	{"pg_governor_rule_active_timeouts_total", "counter", RF_ACTIVE_TIMEOUTS, RULES_ACTIVE, "Transactions refused (53400) after waiting queue_timeout for an active slot."},
+	{"pg_governor_rule_would_wait_total", "counter", RF_WOULD_WAIT, RULES_ACTIVE, "Transactions a monitor-mode max_active rule would have made wait."},
+};
+
 typedef struct GovRuleCopy
 {
 	NameData	name;
-	int			max_connections;
-	int			reserve_connections;
+	GovRule		rule;
 	GovRuleState state;
 } GovRuleCopy;
 
-static void
-gov_prom_rule_labels(StringInfo b, const char *name, const GovRuleCopy *r)
+static uint64
+gov_rule_field(const GovRuleCopy *r, GovRuleField f)
 {
-	appendStringInfo(b, "%s{rule=\"", name);
-	gov_prom_value(b, NameStr(r->name));
-	appendStringInfoString(b, "\"}");
+	const GovRuleState *st = &r->state;
+
+	switch (f)
+	{
+		case RF_CONNECTIONS:
+			return st->count[GOV_BUCKET_LOGIN];
+		case RF_WAITING:
+			return st->queue[GOV_BUCKET_LOGIN].len;
+		case RF_MAX_CONNECTIONS:
+			return r->rule.max_connections;
+		case RF_RESERVE:
+			return Max(r->rule.reserve_connections, 0);
+		case RF_ACTIVE:
+			return st->count[GOV_BUCKET_ACTIVE];
+		case RF_ACTIVE_WAITING:
+			return st->queue[GOV_BUCKET_ACTIVE].len;
+		case RF_MAX_ACTIVE:
+			return r->rule.max_active;
+		case RF_ADMITTED:
+			return st->admitted;
+		case RF_REJECTED:
+			return st->rejected;
+		case RF_REJECTED_RATE:
+			return st->rejected_rate;
+		case RF_WOULD_REJECT:
+			return st->would_reject;
+		case RF_ACTIVE_WAITS:
+			return st->active_waits;
+		case RF_ACTIVE_TIMEOUTS:
+			return st->active_timeouts;
+		case RF_WOULD_WAIT:
+			return st->would_wait;
+	}
+	return 0;
+}
+
+static bool
+gov_rule_listed(const GovRuleCopy *r, GovRuleFilter filter)
+{
+	return filter == RULES_ALL ||
+		(filter == RULES_CAPPED && r->rule.max_connections != GOV_NONE) ||
+		(filter == RULES_ACTIVE && r->rule.max_active != GOV_NONE);
+}
+
+/* 'rule="name"' (escaped) into a buffer. */
+static void
+gov_prom_rule_label(StringInfo lb, const GovRuleCopy *r)
+{
+	resetStringInfo(lb);
+	appendStringInfoString(lb, "rule=\"");
+	gov_prom_value(lb, NameStr(r->name));
+	appendStringInfoChar(lb, '"');
 }
 
 static void
 gov_prom_rules(StringInfo b)
 {
 	GovRuleCopy *rules = palloc0(sizeof(GovRuleCopy) * gov_max_rules);
+	StringInfoData lb;
 	int			nrules;
 	int			i,
-				k;
-	bool		any_cap = false;
+				k,
+				m;
 
 	LWLockAcquire(gov->lock, LW_SHARED);
 	nrules = Min(gov->nrules, gov_max_rules);
 	for (i = 0; i < nrules; i++)
 	{
 		rules[i].name = gov->rules[i].name;
-		rules[i].max_connections = gov->rules[i].max_connections;
-		rules[i].reserve_connections = gov->rules[i].reserve_connections;
+		rules[i].rule = gov->rules[i];
 		rules[i].state = gov->rule_state[i];
 	}
 	LWLockRelease(gov->lock);
-	if (nrules == 0)
+	initStringInfo(&lb);
+
+	for (m = 0; m < lengthof(gov_rule_metrics); m++)
 	{
-		pfree(rules);
-		return;
+		const GovRuleMetric *rm = &gov_rule_metrics[m];
+		bool		any = false;
+
+		for (i = 0; i < nrules && !any; i++)
+			any = gov_rule_listed(&rules[i], rm->filter);
+		if (!any)
+			continue;
+		gov_prom_family(b, rm->name, rm->type, rm->help);
+		for (i = 0; i < nrules; i++)
+		{
+			if (!gov_rule_listed(&rules[i], rm->filter))
+				continue;
+			gov_prom_rule_label(&lb, &rules[i]);
+			appendStringInfo(b, "%s{%s}", rm->name, lb.data);
+			gov_prom_uint(b, gov_rule_field(&rules[i], rm->field));
+		}
 	}
 
-	gov_prom_family(b, "pg_governor_rule_connections", "gauge",
-					"Admitted sessions counted in the rule's bucket.");
-	for (i = 0; i < nrules; i++)
+	/* Endings by reason: the vocabulary's table, every kind booked to rules. */
+	if (nrules > 0)
 	{
-		gov_prom_rule_labels(b, "pg_governor_rule_connections", &rules[i]);
-		appendStringInfo(b, " %d\n", rules[i].state.count[GOV_BUCKET_LOGIN]);
-	}
-	gov_prom_family(b, "pg_governor_rule_waiting_connections", "gauge",
-					"Sessions queued at login on the rule.");
-	for (i = 0; i < nrules; i++)
-	{
-		gov_prom_rule_labels(b, "pg_governor_rule_waiting_connections", &rules[i]);
-		appendStringInfo(b, " %d\n", rules[i].state.queue[GOV_BUCKET_LOGIN].len);
-	}
-	for (i = 0; i < nrules; i++)
-		any_cap |= rules[i].max_connections != GOV_NONE;
-	if (any_cap)
-	{
-		gov_prom_family(b, "pg_governor_rule_max_connections", "gauge",
-						"The rule's max_connections (rules without a cap are not listed).");
+		gov_prom_family(b, "pg_governor_rule_terminated_total", "counter",
+						"Sessions the rule ended, by reason.");
 		for (i = 0; i < nrules; i++)
-			if (rules[i].max_connections != GOV_NONE)
+			for (k = 0; k < GOV_NUM_END_KINDS; k++)
 			{
-				gov_prom_rule_labels(b, "pg_governor_rule_max_connections", &rules[i]);
-				appendStringInfo(b, " %d\n", rules[i].max_connections);
+				if (gov_ends[k].usage_column == NULL)
+					continue;
+				gov_prom_rule_label(&lb, &rules[i]);
+				appendStringInfo(b, "pg_governor_rule_terminated_total{%s,reason=\"%s\"}",
+								 lb.data, gov_ends[k].name);
+				gov_prom_uint(b, rules[i].state.terminated[k]);
 			}
-		gov_prom_family(b, "pg_governor_rule_reserve_connections", "gauge",
-						"The rule's reserve_connections (rules without a cap are not listed).");
+		gov_prom_family(b, "pg_governor_rule_would_terminate_total", "counter",
+						"Sessions a monitor-mode rule would have ended, by limit.");
 		for (i = 0; i < nrules; i++)
-			if (rules[i].max_connections != GOV_NONE)
+			for (k = 0; k < GOV_NUM_LIMITS; k++)
 			{
-				gov_prom_rule_labels(b, "pg_governor_rule_reserve_connections", &rules[i]);
-				appendStringInfo(b, " %d\n", Max(rules[i].reserve_connections, 0));
+				gov_prom_rule_label(&lb, &rules[i]);
+				appendStringInfo(b, "pg_governor_rule_would_terminate_total{%s,reason=\"%s\"}",
+								 lb.data, gov_ends[k].name);
+				gov_prom_uint(b, rules[i].state.would_terminate[k]);
 			}
-	}
-	gov_prom_family(b, "pg_governor_rule_admitted_total", "counter",
-					"Sessions admitted into the rule's bucket.");
-	for (i = 0; i < nrules; i++)
-	{
-		gov_prom_rule_labels(b, "pg_governor_rule_admitted_total", &rules[i]);
-		gov_prom_uint(b, rules[i].state.admitted);
-	}
-	gov_prom_family(b, "pg_governor_rule_rejected_total", "counter",
-					"Logins the rule refused.");
-	for (i = 0; i < nrules; i++)
-	{
-		gov_prom_rule_labels(b, "pg_governor_rule_rejected_total", &rules[i]);
-		gov_prom_uint(b, rules[i].state.rejected);
-	}
-	gov_prom_family(b, "pg_governor_rule_would_reject_total", "counter",
-					"Logins a monitor-mode rule would have refused.");
-	for (i = 0; i < nrules; i++)
-	{
-		gov_prom_rule_labels(b, "pg_governor_rule_would_reject_total", &rules[i]);
-		gov_prom_uint(b, rules[i].state.would_reject);
-	}
-	gov_prom_family(b, "pg_governor_rule_terminated_total", "counter",
-					"Sessions the rule terminated, by limit.");
-	for (i = 0; i < nrules; i++)
-		for (k = 0; k < GOV_NUM_END_KINDS; k++)
+
+		/* How long waits lasted, whether they ended with a place or not. */
+		gov_prom_family(b, "pg_governor_rule_login_wait_seconds", "histogram",
+						"Time logins of the rule waited for a slot (0 for those that did not wait), admitted or not.");
+		for (i = 0; i < nrules; i++)
 		{
-			if (gov_ends[k].usage_column == NULL)
-				continue;		/* not booked to a rule */
-			appendStringInfoString(b, "pg_governor_rule_terminated_total{rule=\"");
-			gov_prom_value(b, NameStr(rules[i].name));
-			appendStringInfo(b, "\",reason=\"%s\"}", gov_ends[k].name);
-			gov_prom_uint(b, rules[i].state.terminated[k]);
+			gov_prom_rule_label(&lb, &rules[i]);
+			gov_prom_histogram(b, "pg_governor_rule_login_wait_seconds", lb.data,
+							   &rules[i].state.wait_hist[GOV_BUCKET_LOGIN]);
 		}
-	gov_prom_family(b, "pg_governor_rule_would_terminate_total", "counter",
-					"Sessions a monitor-mode rule would have terminated, by limit.");
-	for (i = 0; i < nrules; i++)
-		for (k = 0; k < GOV_NUM_LIMITS; k++)
-		{
-			appendStringInfoString(b, "pg_governor_rule_would_terminate_total{rule=\"");
-			gov_prom_value(b, NameStr(rules[i].name));
-			appendStringInfo(b, "\",reason=\"%s\"}", gov_ends[k].name);
-			gov_prom_uint(b, rules[i].state.would_terminate[k]);
-		}
+	}
+	for (i = 0, k = 0; i < nrules; i++)
+	{
+		if (!gov_rule_listed(&rules[i], RULES_ACTIVE))
+			continue;
+		if (k++ == 0)
+			gov_prom_family(b, "pg_governor_rule_active_wait_seconds", "histogram",
+							"Time transactions of a max_active rule waited for an active slot (0 for those that did not wait).");
+		gov_prom_rule_label(&lb, &rules[i]);
+		gov_prom_histogram(b, "pg_governor_rule_active_wait_seconds", lb.data,
+						   &rules[i].state.wait_hist[GOV_BUCKET_ACTIVE]);
+	}
+	pfree(lb.data);
 	pfree(rules);
 }
 
@@ -404,7 +599,10 @@ gov_metrics_text(void)
 	GovPoolsView view;
 	GovPoolLive *dbs;
 	GovHealthRow health[GOV_HEALTH_NUM];
+	GovBanRow  *bans;
 	uint64		events;
+	int			queued;
+	int			nbans;
 	int			ndb;
 	int			i;
 
@@ -461,6 +659,27 @@ gov_metrics_text(void)
 
 	gov_prom_rules(&b);
 
+	LWLockAcquire(gov->lock, LW_SHARED);
+	queued = gov->nqueued;
+	LWLockRelease(gov->lock);
+	gov_prom_family(&b, "pg_governor_queued_logins", "gauge",
+					"Logins waiting in the queues now (bounded by governor.max_queued).");
+	appendStringInfo(&b, "pg_governor_queued_logins %d\n", queued);
+	bans = gov_bans_list(&nbans);
+	pfree(bans);
+	gov_prom_family(&b, "pg_governor_bans", "gauge",
+					"(role, client address) pairs the authentication circuit breaker blocks now.");
+	appendStringInfo(&b, "pg_governor_bans %d\n", nbans);
+	if (GOV_HAVE_CONN_TIMING)
+	{
+		GovHistogram setup;
+
+		gov_hist_read_atomic(&gov->setup_hist, &setup);
+		gov_prom_family(&b, "pg_governor_connection_setup_seconds", "histogram",
+						"Time from the server accepting a client's socket to its session being ready (queue wait included).");
+		gov_prom_histogram(&b, "pg_governor_connection_setup_seconds", "", &setup);
+	}
+
 	LWLockAcquire(gov->events_lock, LW_SHARED);
 	events = gov->events_written;
 	LWLockRelease(gov->events_lock);
@@ -468,7 +687,21 @@ gov_metrics_text(void)
 					"Actions recorded in governor.events since the server started.");
 	appendStringInfo(&b, "pg_governor_events_total " UINT64_FORMAT "\n", events);
 
+	if (gov_metrics_compat == GOV_COMPAT_PGBOUNCER)
+		gov_metrics_pgbouncer(&b, &view, dbs, ndb);
+
 	pfree(view.rows);
 	pfree(dbs);
+
+	/* Constant labels last, on every sample line. */
+	if (gov_metrics_labels && gov_metrics_labels[0])
+	{
+		StringInfoData labels;
+		const char *err;
+
+		initStringInfo(&labels);
+		if (gov_parse_labels(gov_metrics_labels, &labels, &err) && labels.len > 0)
+			return gov_prom_add_labels(b.data, labels.data);
+	}
 	return b.data;
 }

@@ -27,6 +27,7 @@
 #include "counters.h"
 #include "enforcement.h"
 #include "http.h"
+#include "metrics.h"
 #include "pg_governor.h"
 #include "pools.h"
 #include "settings.h"
@@ -172,6 +173,7 @@ gov_define_settings(void)
 
 	gov_bans_define_settings();		/* the authentication circuit breaker */
 	gov_stats_define_settings();	/* stats_period, health thresholds */
+	gov_metrics_define_settings();	/* metrics_compat, metrics_labels */
 	gov_http_define_settings();		/* the /metrics endpoint */
 
 	gov_reserve_guc_prefix("governor");
@@ -266,6 +268,9 @@ gov_shmem_startup(void)
 		gov->events_lock = &locks[3].lock;
 		pg_atomic_init_u32(&gov->reload_requested, 0);
 		pg_atomic_init_u64(&gov->reload_generation, 0);
+		for (i = 0; i <= GOV_HIST_BOUNDS; i++)
+			pg_atomic_init_u64(&gov->setup_hist.count[i], 0);
+		pg_atomic_init_u64(&gov->setup_hist.sum_us, 0);
 		gov->next_ticket = 1;
 		gov->stats_reset_time = GetCurrentTimestamp();
 

@@ -40,10 +40,12 @@
 #include "utils/timestamp.h"
 
 #include "compat.h"
+#include "histogram.h"
 #include "vocabulary.h"
 #include "match.h"
 
 #define GOV_EXTENSION_NAME	"pg_governor"
+#define GOV_VERSION			"1.1"
 
 /* governor.max_rules may not exceed this: a slot's rule set is a bitmap. */
 #define GOV_MAX_RULES_LIMIT 1024
@@ -133,7 +135,7 @@ typedef struct GovRuleState
 	uint64		active_timeouts;
 	uint64		would_wait;
 	TimestampTz would_wait_time;	/* last would_wait event */
-	uint64		wait_time_us[GOV_NUM_BUCKET_KINDS]; /* time waited, all waiters */
+	GovHistogram wait_hist[GOV_NUM_BUCKET_KINDS];	/* waits for a place, ended either way */
 
 	/* Set by the worker: why the rule matches nobody now; "" = fine. */
 	char		problem[GOV_TEXT_LEN];
@@ -392,6 +394,9 @@ typedef struct GovShared
 	/* Pool table (pools_lock). */
 	TimestampTz stats_reset_time;
 	int			npools;
+
+	/* Connection setup time, socket to ready (18+); atomics, no lock. */
+	GovAtomicHistogram setup_hist;
 } GovShared;
 
 extern GovShared *gov;

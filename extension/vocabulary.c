@@ -9,6 +9,7 @@
 #include "postgres.h"
 
 #include "compat.h"
+#include "histogram.h"
 #include "vocabulary.h"
 
 const GovEndInfo gov_ends[GOV_NUM_END_KINDS] = {
@@ -70,4 +71,9 @@ const char *const gov_action_names[GOV_NUM_ACTIONS] = {
 	[GOV_ACTION_BANNED_REJECT] = "banned_reject",
 	[GOV_ACTION_UNBAN] = "unban",
 	[GOV_ACTION_RULE_PROBLEM] = "rule_problem",
+};
+
+const int64 gov_hist_bounds_us[GOV_HIST_BOUNDS] = {
+	1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
+	1000000, 2500000, 5000000, 10000000, 30000000, 60000000
 };

@@ -116,9 +116,9 @@ ok($node->poll_query_until('appdb', "SELECT count(*) = 0 FROM governor.clients W
 	'the idle-in-transaction session is terminated while governor.rules is locked');
 cmp_ok(time - $t0, '<', 3, 'on time: limit 1 s, not blocked behind the lock');
 gov_release($idle);
-is($node->safe_psql('appdb', q{
-	SELECT count(*) FROM governor.events WHERE action = 'terminate' AND rule = 'iit'
-	   AND reason = 'idle_in_transaction_timeout'}), '1', 'booked to its rule');
+ok($node->poll_query_until('appdb', q{
+	SELECT count(*) = 1 FROM governor.events WHERE action = 'terminate' AND rule = 'iit'
+	   AND reason = 'idle_in_transaction_timeout'}), 'booked to its rule');
 $locker->query_safe('COMMIT');
 $locker->quit;
 ok($node->poll_query_until('appdb', "SELECT status = 'ok' FROM governor.health WHERE signal = 'rules_state'"),
