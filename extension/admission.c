@@ -22,6 +22,7 @@
 #include "postgres.h"
 
 #include <poll.h>
+#include <signal.h>
 
 #include "access/xact.h"
 #include "libpq/auth.h"
@@ -38,6 +39,7 @@
 #include "admission.h"
 #include "bans.h"
 #include "bucket.h"
+#include "enforcement.h"
 #include "events.h"
 #include "pools.h"
 #include "registry.h"
@@ -325,23 +327,30 @@ gov_admit(GovSlot *slot)
 	int			bound;
 
 	gov_wait_for_rules(slot);
+	GOV_INJECTION_POINT("pg-governor-login-claimed");
 
 	now = GetCurrentTimestamp();
 	LWLockAcquire(gov->lock, LW_EXCLUSIVE);
 	gov_match_rules(slot);
 	if (gov_bucket_try(slot, GOV_BUCKET_LOGIN, now, &b))
 	{
+		int			would;
+
 		LWLockRelease(gov->lock);
 		if (b.would_rule >= 0)
 		{
 			LWLockAcquire(gov->lock, LW_EXCLUSIVE);
-			if (gov_find_rule(NameStr(b.would_name)) >= 0)
-				gov->rule_state[gov_find_rule(NameStr(b.would_name))].would_reject++;
+			would = gov_find_rule(NameStr(b.would_name));
+			if (would >= 0)
+				gov->rule_state[would].would_reject++;
 			LWLockRelease(gov->lock);
 			gov_event_record(&slot->id, NameStr(b.would_name), GOV_ACTION_WOULD_REJECT,
 							 b.would_rate ? "max_login_rate" : "max_connections",
 							 b.would_in_use, b.would_cap);
 		}
+		/* A governor.kill() that came before we were admitted. */
+		GOV_INJECTION_POINT("pg-governor-login-admitted");
+		gov_check_killed(slot);
 		return;
 	}
 
@@ -377,6 +386,14 @@ gov_admit(GovSlot *slot)
 		gov_check_killed(slot);
 		now = GetCurrentTimestamp();
 		budget = gov_auth_budget_ms();
+#ifdef USE_INJECTION_POINTS
+		/* Tests: hold a waiter whose timeout has come (it holds no lock here). */
+		LWLockAcquire(gov->lock, LW_SHARED);
+		timeout = gov_bucket_timeout(slot);
+		LWLockRelease(gov->lock);
+		if (timeout != GOV_NONE && (now - slot->wait.start) / 1000 >= timeout)
+			GOV_INJECTION_POINT("pg-governor-queue-timeout");
+#endif
 
 		LWLockAcquire(gov->lock, LW_EXCLUSIVE);
 		if (slot->state != GOV_SLOT_ADMITTED && !gov_db_disabled(dbname))
@@ -435,8 +452,8 @@ gov_admit(GovSlot *slot)
 
 /*
  * The login transaction committed: the session really started.  Its pool
- * is made now, and it counts as a connection.  Runs after the point of no
- * return: nothing here may throw.
+ * is made now, and it counts as a connection.  COMMIT runs after the
+ * point of no return: nothing there may throw.
  */
 static void
 gov_login_xact_callback(XactEvent event, void *arg)
@@ -444,7 +461,12 @@ gov_login_xact_callback(XactEvent event, void *arg)
 	GovSlot    *slot = gov_my_slot;
 	int			pool;
 
-	if (gov_login_done || slot == NULL || event != XACT_EVENT_COMMIT)
+	if (gov_login_done || slot == NULL)
+		return;
+	/* A governor.kill() while it was admitted: the client can be told now. */
+	if (event == XACT_EVENT_PRE_COMMIT)
+		gov_check_killed(slot);
+	if (event != XACT_EVENT_COMMIT)
 		return;
 	gov_login_done = true;
 	/* Socket accepted to session ready, where the server records it (18+). */
@@ -457,6 +479,9 @@ gov_login_xact_callback(XactEvent event, void *arg)
 	slot->started = true;
 	LWLockRelease(gov->lock);
 	gov_pool_count(pool, GOV_POOL_CONNECTIONS);
+	/* Killed since PRE_COMMIT: end the way a started session is ended. */
+	if (pg_atomic_read_u32(&slot->kill_pending) != 0)
+		(void) kill(MyProcPid, SIGTERM);
 }
 
 /*
@@ -476,6 +501,7 @@ gov_session_exit(int code, Datum arg)
 	/* An error raised while holding a lock must not deadlock us here. */
 	LWLockReleaseAll();
 
+	gov_enforcement_session_exit(slot);
 	now = GetCurrentTimestamp();
 	LWLockAcquire(gov->lock, LW_EXCLUSIVE);
 	gov_bucket_cancel(slot, now);

@@ -282,6 +282,15 @@ gov_init_srf(FunctionCallInfo fcinfo)
 #define GOV_HAVE_CONN_TIMING		0
 #endif
 
+/*
+ * 17's transaction_timeout: a session can have the server end its own
+ * transactions at a limit, exactly, with 25P04.
+ */
+#if PG_VERSION_NUM >= 170000
+#define GOV_HAVE_TRANSACTION_TIMEOUT 1
+#define gov_server_xact_timeout()	(TransactionTimeout)
+#endif
+
 /* Intervals can be infinite from 17 on. */
 #if PG_VERSION_NUM >= 170000
 #define gov_interval_is_finite(iv)	(!INTERVAL_NOT_FINITE(iv))

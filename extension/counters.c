@@ -27,6 +27,7 @@
 
 #include "active.h"
 #include "counters.h"
+#include "enforcement.h"
 #include "registry.h"
 
 /* Previous hooks. */
@@ -156,6 +157,7 @@ gov_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	/* A max_active rule: the transaction's first statement takes a slot. */
 	if (unlikely(gov_my_slot->has_max_active))
 		gov_active_begin();
+	GOV_SYNC_XACT_TIMEOUT(gov_my_slot);
 	if (GOV_TOP_LEVEL() && !(eflags & EXEC_FLAG_EXPLAIN_ONLY))
 		gov_query_start();
 	gov_nesting++;
@@ -305,6 +307,7 @@ gov_ProcessUtility(GOV_PROCESS_UTILITY_ARGS)
 	}
 	if (unlikely(gov_my_slot->has_max_active) && gov_starts_work(pstmt))
 		gov_active_begin();
+	GOV_SYNC_XACT_TIMEOUT(gov_my_slot);
 	top = gov_nesting == 0;
 	if (top)
 	{

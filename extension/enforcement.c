@@ -39,9 +39,11 @@
 
 #include <signal.h>
 
+#include "access/xact.h"
 #include "miscadmin.h"
 #include "storage/proc.h"
 #include "storage/procarray.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 
 #include "enforcement.h"
@@ -246,14 +248,15 @@ gov_signal(const GovTarget *t, int sqlstate, const char *message, const char *de
 		pg_atomic_write_u32(&slot->kill_pending, 1);
 
 		/*
-		 * A login still queued would turn SIGTERM into "canceling
+		 * A login not yet started would turn SIGTERM into "canceling
 		 * authentication due to timeout" and tell its client nothing: wake
 		 * it instead, and it raises our FATAL, which it still can send.  A
-		 * login admitted meanwhile checks the notice too.  The barrier pairs
-		 * with the one of the victim's LWLockRelease at admission.
+		 * login admitted meanwhile checks the notice too, at admission and
+		 * when it starts.  The barrier pairs with the one of the victim's
+		 * LWLockRelease there.
 		 */
 		pg_memory_barrier();
-		if (slot->state != GOV_SLOT_ADMITTED)
+		if (slot->state != GOV_SLOT_ADMITTED || !slot->started)
 			wake_login = true;
 		else if (gov_kill_backend(t->who.pid, SIGTERM) != 0)
 		{
@@ -307,11 +310,116 @@ gov_end_session(const GovTarget *t, GovEndKind kind, const char *rule,
 	return true;
 }
 
+/* ----------------------------------------------------------------
+ * 17+: transaction_timeout set by the session for its rule
+ * ----------------------------------------------------------------
+ */
+#ifdef GOV_HAVE_TRANSACTION_TIMEOUT
+int			gov_xact_timeout_armed = 0;
+static int	gov_xact_timeout_saved = 0;	/* the session's own value */
+static NameData gov_armed_rule;		/* the rule the armed limit is of */
+static GovEndKind gov_self_end = GOV_NUM_END_KINDS;	/* the server ended us for it */
+static double gov_self_observed_s;
+
+static void
+gov_set_xact_timeout(int ms)
+{
+	char		buf[16];
+
+	snprintf(buf, sizeof(buf), "%d", ms);
+	(void) set_config_option("transaction_timeout", buf, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SET, true, 0, false);
+}
+
+/*
+ * Arm (or release) transaction_timeout at the session's
+ * max_transaction_duration.  It is set like a client's SET, so a client
+ * can change it; the next statement arms it again, and the worker ends a
+ * transaction that outlives it anyway.  A stricter value of the client's
+ * own is left alone.
+ */
+void
+gov_xact_timeout_sync(void)
+{
+	GovSlot    *slot = gov_my_slot;
+	int			wanted;
+	int			rule;
+
+	LWLockAcquire(gov->lock, LW_SHARED);
+	wanted = gov_xact_timeout_wanted(slot);
+	rule = slot->limits.rule[GOV_END_XACT_DURATION];
+	if (wanted > 0 && rule >= 0 && rule < gov->nrules)
+		gov_armed_rule = gov->rules[rule].name;
+	LWLockRelease(gov->lock);
+
+	if (wanted > 0 && TransactionTimeout > 0 && TransactionTimeout <= wanted &&
+		TransactionTimeout != gov_xact_timeout_armed)
+		gov_xact_timeout_armed = 0;		/* the client's own, stricter */
+	else if (wanted > 0)
+	{
+		if (gov_xact_timeout_armed == 0)
+			gov_xact_timeout_saved = TransactionTimeout;
+		gov_set_xact_timeout(wanted);
+		gov_xact_timeout_armed = wanted;
+	}
+	else
+	{
+		if (gov_xact_timeout_armed != 0 && TransactionTimeout == gov_xact_timeout_armed)
+			gov_set_xact_timeout(gov_xact_timeout_saved);
+		gov_xact_timeout_armed = 0;
+	}
+	pg_atomic_write_u64(&slot->armed_xact_ms, gov_xact_timeout_armed);
+}
+#endif
+
+void
+gov_enforcement_session_exit(GovSlot *slot)
+{
+#ifdef GOV_HAVE_TRANSACTION_TIMEOUT
+	if (gov_self_end == GOV_END_XACT_DURATION)
+	{
+		double		limit_s = pg_atomic_read_u64(&slot->armed_xact_ms) / 1000.0;
+
+		gov_count_end(NameStr(gov_armed_rule), GOV_END_XACT_DURATION, false);
+		gov_pool_count(slot->pool, GOV_POOL_TERMINATED);
+		gov_event_record(&slot->id, NameStr(gov_armed_rule), GOV_ACTION_TERMINATE,
+						 gov_ends[GOV_END_XACT_DURATION].name, gov_self_observed_s, limit_s);
+		gov_self_end = GOV_NUM_END_KINDS;
+	}
+#endif
+}
+
 /* Victim side: turn the administrator-shutdown FATAL into our notice. */
 static void
 gov_emit_log(ErrorData *edata)
 {
 	GovSlot    *slot = gov_my_slot;
+
+#ifdef GOV_HAVE_TRANSACTION_TIMEOUT
+	/* The server's transaction_timeout, armed for our rule: name it. */
+	if (slot != NULL && edata->elevel == FATAL &&
+		edata->sqlerrcode == ERRCODE_TRANSACTION_TIMEOUT && gov_xact_timeout_armed != 0 &&
+		TransactionTimeout == gov_xact_timeout_armed &&
+		pg_atomic_read_u32(&slot->kill_pending) == 0)
+	{
+		char		message[GOV_TEXT_LEN];
+
+		gov_self_observed_s = (double) (GetCurrentTimestamp() -
+										GetCurrentTransactionStartTimestamp()) / USECS_PER_SEC;
+		snprintf(message, sizeof(message),
+				 "terminating connection due to %s of pg_governor rule \"%s\": %s %.3f s, limit %g s",
+				 gov_ends[GOV_END_XACT_DURATION].name, NameStr(gov_armed_rule),
+				 gov_ends[GOV_END_XACT_DURATION].measured, gov_self_observed_s,
+				 TransactionTimeout / 1000.0);
+		edata->message = pstrdup(message);
+		edata->message_id = edata->message;
+		edata->detail = pstrdup(gov_ends[GOV_END_XACT_DURATION].advice);
+		edata->hint = NULL;
+		/* The worker leaves us alone; the exit books it. */
+		pg_atomic_write_u32(&slot->signalled, 1);
+		gov_self_end = GOV_END_XACT_DURATION;
+	}
+#endif
 
 	if (slot != NULL && edata->elevel == FATAL &&
 		edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN &&
@@ -600,6 +708,10 @@ gov_enforce_pass(void)
 
 		if (gov_session_deadline(slot, &info, &d))
 		{
+			/* The session's own transaction_timeout acts first (17+): be its fallback. */
+			if (d.kind == GOV_END_XACT_DURATION &&
+				pg_atomic_read_u64(&slot->armed_xact_ms) == (uint64) d.limit_ms)
+				d.deadline += GOV_XACT_TIMEOUT_GRACE_US;
 			if (d.deadline > now)
 				gov_next_deadline(&next, d.deadline);
 			else if (pg_atomic_read_u32(&slot->signalled) != 0)

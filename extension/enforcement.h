@@ -71,6 +71,51 @@ extern bool gov_end_session(const GovTarget *t, GovEndKind kind,
 /* Book an ending (or, monitor, a would-be ending) to a rule by name. */
 extern void gov_count_end(const char *rule, GovEndKind kind, bool monitor);
 
+#ifdef GOV_HAVE_TRANSACTION_TIMEOUT
+/*
+ * 17+: the session lets the server end its transactions at its
+ * max_transaction_duration (transaction_timeout, 25P04, exact); the
+ * worker stays the fallback, GOV_XACT_TIMEOUT_GRACE_US later.  The hooks
+ * call gov_xact_timeout_sync when transaction_timeout is not what the
+ * session's rules want.
+ */
+#define GOV_XACT_TIMEOUT_GRACE_US	INT64CONST(1000000)
+
+extern int	gov_xact_timeout_armed;		/* ms we set, 0: none */
+extern void gov_xact_timeout_sync(void);
+
+static inline int
+gov_xact_timeout_wanted(const GovSlot *slot)
+{
+	int64		ms = slot->limits.limit_ms[GOV_END_XACT_DURATION];
+
+	return slot->exempt != GOV_NOT_EXEMPT || ms <= 0 ? 0 : (int) Min(ms, INT_MAX);
+}
+
+static inline bool
+gov_xact_timeout_stale(const GovSlot *slot)
+{
+	int			wanted = gov_xact_timeout_wanted(slot);
+	int			now = gov_server_xact_timeout();
+
+	if (wanted == 0)
+		return gov_xact_timeout_armed != 0;
+	return now <= 0 || now > wanted ||
+		(now == gov_xact_timeout_armed && now != wanted);
+}
+
+#define GOV_SYNC_XACT_TIMEOUT(slot) \
+	do { \
+		if (unlikely(gov_xact_timeout_stale(slot))) \
+			gov_xact_timeout_sync(); \
+	} while (0)
+#else
+#define GOV_SYNC_XACT_TIMEOUT(slot) ((void) 0)
+#endif
+
+/* At the session's exit: book an ending the server did for us (17+). */
+extern void gov_enforcement_session_exit(GovSlot *slot);
+
 /*
  * Worker: end the sessions past their deadline and record monitor-mode
  * episodes.  Returns the nearest future deadline (0 = none).

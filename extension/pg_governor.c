@@ -285,6 +285,7 @@ gov_shmem_startup(void)
 			pg_atomic_init_u32(&slot->close_needed, 0);
 			pg_atomic_init_u32(&slot->kill_pending, 0);
 			pg_atomic_init_u32(&slot->signalled, 0);
+			pg_atomic_init_u64(&slot->armed_xact_ms, 0);
 			pg_atomic_init_u64(&slot->counters.xact_count, 0);
 			pg_atomic_init_u64(&slot->counters.query_count, 0);
 			pg_atomic_init_u64(&slot->counters.xact_time_us, 0);

@@ -274,6 +274,8 @@ typedef struct GovSlot
 	 */
 	pg_atomic_uint32 kill_pending;
 	pg_atomic_uint32 signalled;
+	/* 17+: the transaction_timeout the session set for its rule (0: none). */
+	pg_atomic_uint64 armed_xact_ms;
 	int			kill_sqlstate;
 	char		kill_message[GOV_TEXT_LEN];
 	char		kill_detail[GOV_TEXT_LEN];
