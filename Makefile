@@ -36,11 +36,11 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initi
 	-Wno-sign-compare -Wno-cast-function-type
 
 NO_LOCALE = 1
-REGRESS = setup surface views rules admin enforcement stats upgrade
+REGRESS = install surface views rules admin enforcement stats upgrade
 REGRESS_OPTS = --temp-instance=./tmp_check_regress --temp-config=$(srcdir)/test/pg_governor.conf
 ISOLATION = pool_counts queue_order rule_count
-ISOLATION_OPTS = --temp-instance=./tmp_check_iso --temp-config=$(srcdir)/test/isolation.conf \
-	--inputdir=$(srcdir)/test
+ISOLATION_OPTS = --temp-instance=./tmp_check_iso --temp-config=$(srcdir)/test/isolation/isolation.conf \
+	--inputdir=$(srcdir)/test/isolation
 TAP_TESTS = 1
 PROVE_TESTS ?= test/t/*.pl
 

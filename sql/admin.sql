@@ -1,4 +1,7 @@
 -- Admin verbs and who may use them.
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set fixture :abs_srcdir '/sql/fixture.psql'
+\i :fixture
 \set VERBOSITY default
 
 -- disable() refuses new logins to a database at once; enable() lets them in.

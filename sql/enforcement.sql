@@ -1,15 +1,9 @@
 -- Enforcement: the deadline columns of governor.clients/servers and the
 -- SQL surface of governor.kill() and governor.reconnect().
-CREATE EXTENSION IF NOT EXISTS pg_governor;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set fixture :abs_srcdir '/sql/fixture.psql'
+\i :fixture
 SELECT current_user AS superuser_name \gset
--- The worker starts with the server: wait for it (the rules need it).
-DO $$ BEGIN
-  FOR i IN 1..300 LOOP
-    EXIT WHEN EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'pg_governor');
-    PERFORM pg_sleep(0.1);
-    PERFORM pg_stat_clear_snapshot();  -- else the loop sees its first snapshot forever
-  END LOOP;
-END $$;
 CREATE ROLE regress_gov_enf LOGIN;
 GRANT pg_monitor TO regress_gov_enf;
 

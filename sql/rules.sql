@@ -1,4 +1,7 @@
 -- Bad rows are refused with a clear error and change nothing.
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set fixture :abs_srcdir '/sql/fixture.psql'
+\i :fixture
 \set VERBOSITY default
 \set SHOW_CONTEXT never
 INSERT INTO governor.rules (name, max_connections) VALUES ('neg', -1);

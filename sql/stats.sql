@@ -1,7 +1,9 @@
 -- governor.stats / pool_stats / health / metrics(): columns, units, and
 -- exact counts.  A session's own statement is booked when it ends, so a
 -- query reading the stats never sees itself: deltas below are exact.
-CREATE EXTENSION IF NOT EXISTS pg_governor;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set fixture :abs_srcdir '/sql/fixture.psql'
+\i :fixture
 
 -- PgBouncer SHOW STATS columns, in wire order, then governance totals.
 SELECT attname, format_type(atttypid, atttypmod)

@@ -1,4 +1,7 @@
 -- Every SQL object of the extension, its columns in order, and its comment.
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set fixture :abs_srcdir '/sql/fixture.psql'
+\i :fixture
 SELECT c.relname, c.relkind, obj_description(c.oid, 'pg_class') IS NOT NULL AS commented
   FROM pg_class c
  WHERE c.relnamespace = 'governor'::regnamespace AND c.relkind IN ('r', 'v')

@@ -2,7 +2,9 @@
 -- same objects as a fresh install of the current one: tables and their
 -- columns, defaults and constraints, views, functions, triggers, comments,
 -- privileges and the configuration table registration.
-CREATE EXTENSION IF NOT EXISTS dblink;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set fixture :abs_srcdir '/sql/fixture.psql'
+\i :fixture
 CREATE DATABASE regress_gov_updated;
 CREATE DATABASE regress_gov_fresh;
 

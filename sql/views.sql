@@ -1,5 +1,8 @@
 -- Pool and session views count sessions opened here with known roles and
 -- application names (dblink connections to this server).
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set fixture :abs_srcdir '/sql/fixture.psql'
+\i :fixture
 SELECT dblink_connect('a1', gov_connstr('regress_app1', 'inst_a'));
 SELECT dblink_connect('a2', gov_connstr('regress_app1', 'inst_a'));
 SELECT dblink_connect('b1', gov_connstr('regress_app1', 'inst_b'));

@@ -11,7 +11,9 @@ use Test::More;
 use Exporter 'import';
 
 our @EXPORT = qw(gov_node gov_connstr gov_try_login gov_hold gov_release gov_wait_for
-  gov_login_bg gov_login_finish gov_count_log gov_wait_output gov_send);
+  gov_login_bg gov_login_finish gov_count_log gov_wait_output gov_send
+  gov_session gov_query gov_session_send gov_session_end gov_session_wait_gone
+  gov_session_alive gov_session_wait_state_age);
 
 # A node with pg_governor preloaded; extra settings appended.  Options:
 # tcp => 1 (listen on 127.0.0.1, trust), db => database for CREATE
@@ -159,6 +161,86 @@ sub gov_wait_for
 {
 	my ($node, $sql, $what) = @_;
 	ok($node->poll_query_until('postgres', $sql), $what);
+}
+
+# ------------------------------------------------------------------
+# An interactive session (psql reading a pipe) that can be left idle, in a
+# transaction or in a query, and whose FATAL is read afterwards.  It knows
+# its backend pid.  Options as gov_connstr (user defaults to app).
+# ------------------------------------------------------------------
+sub gov_session
+{
+	my ($node, %p) = @_;
+	my $s = { node => $node, in => '', out => '', err => '' };
+	local %ENV = %ENV;
+	delete $ENV{PGAPPNAME};
+	$s->{timer} = IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default);
+	$s->{h} = IPC::Run::start(
+		[ $node->installed_command('psql'), '-XAtq', '-d',
+		  gov_connstr($node, %p, user => $p{user} // 'app', dbname => $p{db}) ],
+		'<', \$s->{in}, '>', \$s->{out}, '2>', \$s->{err}, $s->{timer});
+	$s->{pid} = gov_query($s, "\\set VERBOSITY verbose\nSELECT pg_backend_pid();");
+	return $s;
+}
+
+# Run SQL in a session and return its output (a client-side echo marks the end).
+sub gov_query
+{
+	my ($s, $sql) = @_;
+	$s->{out} = '';
+	$s->{in} .= "$sql\n\\echo __done__\n";
+	pump_until($s->{h}, $s->{timer}, \$s->{out}, qr/__done__\n/)
+	  or die "query did not complete: $sql\nstderr: $s->{err}";
+	my $r = $s->{out};
+	$s->{out} = '';
+	$r =~ s/__done__\n//;
+	chomp $r;
+	return $r;
+}
+
+# Send SQL to a session without waiting for it.
+sub gov_session_send
+{
+	my ($s, $sql) = @_;
+	$s->{out} = '';
+	$s->{in} .= "$sql\n";
+	$s->{h}->pump_nb;
+}
+
+# End a session and return all psql printed on stderr.  After the server
+# ended it, one more query makes psql read the FATAL; a session cut while
+# running a query has seen it already and psql has exited: pass $no_query.
+sub gov_session_end
+{
+	my ($s, $no_query) = @_;
+	$s->{in} .= "SELECT 1;\n" unless $no_query;
+	eval { $s->{h}->finish; 1 } or diag("psql harness: $@");
+	return $s->{err};
+}
+
+# Test that the session's backend is gone.
+sub gov_session_wait_gone
+{
+	my ($s, $what) = @_;
+	ok($s->{node}->poll_query_until('postgres',
+			"SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = $s->{pid}"),
+		"$what: session ended");
+}
+
+sub gov_session_alive
+{
+	my ($s) = @_;
+	return $s->{node}->safe_psql('postgres',
+		"SELECT count(*) FROM pg_stat_activity WHERE pid = $s->{pid}") eq '1';
+}
+
+# Wait until a session has been in its current state for $secs seconds.
+sub gov_session_wait_state_age
+{
+	my ($s, $secs) = @_;
+	$s->{node}->poll_query_until('postgres',
+		"SELECT now() - state_change > interval '$secs s' FROM pg_stat_activity WHERE pid = $s->{pid}")
+	  or die "session $s->{pid} did not reach state age $secs s";
 }
 
 1;

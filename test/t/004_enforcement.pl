@@ -5,19 +5,13 @@
 # running session.
 use strict;
 use warnings;
-use IPC::Run;
+use lib 'test/t';
+use GovTest;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('enforce');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'pg_governor'
-governor.naptime = 100ms
-max_connections = 40
-});
-$node->start;
+my $node = gov_node('enforce', "max_connections = 40\n", no_extension => 1);
 
 my $pgversion = $node->safe_psql('postgres', 'SHOW server_version_num');
 my $xact_sqlstate = $pgversion >= 170000 ? '25P04' : '57P01';
@@ -46,82 +40,6 @@ SELECT governor.reload();
 
 my $timeout = $PostgreSQL::Test::Utils::timeout_default;
 
-# ------------------------------------------------------------------
-# A psql session we can leave idle and read the FATAL from afterwards.
-# ------------------------------------------------------------------
-sub session
-{
-	my (%o) = @_;
-	my $s = { in => '', out => '', err => '' };
-	my $connstr = $node->connstr($o{db} // 'postgres')
-	  . " user=" . ($o{user} // 'app') . " application_name=$o{app}";
-	$s->{timer} = IPC::Run::timeout($timeout);
-	$s->{h} = IPC::Run::start([ 'psql', '-XAtq', '-d', $connstr ],
-		'<', \$s->{in}, '>', \$s->{out}, '2>', \$s->{err}, $s->{timer});
-	$s->{pid} = query($s, "\\set VERBOSITY verbose\nSELECT pg_backend_pid();");
-	return $s;
-}
-
-# Run SQL and wait for its output (a client-side echo marks the end).
-sub query
-{
-	my ($s, $sql) = @_;
-	$s->{out} = '';
-	$s->{in} .= "$sql\n\\echo __done__\n";
-	pump_until($s->{h}, $s->{timer}, \$s->{out}, qr/__done__\n/)
-	  or die "query did not complete: $sql\nstderr: $s->{err}";
-	my $r = $s->{out};
-	$s->{out} = '';
-	$r =~ s/__done__\n//;
-	chomp $r;
-	return $r;
-}
-
-# Send SQL without waiting for it.
-sub send_sql
-{
-	my ($s, $sql) = @_;
-	$s->{out} = '';
-	$s->{in} .= "$sql\n";
-	$s->{h}->pump_nb;
-}
-
-# After the server ended the session: one more query makes psql read the
-# FATAL; return everything psql printed on stderr.
-# A session cut while running a query has seen its FATAL already and psql
-# has exited: pass $no_query so nothing is written to it.
-sub finish
-{
-	my ($s, $no_query) = @_;
-	$s->{in} .= "SELECT 1;\n" unless $no_query;
-	eval { $s->{h}->finish; 1 } or diag("psql harness: $@");
-	return $s->{err};
-}
-
-sub wait_gone
-{
-	my ($s, $what) = @_;
-	ok( $node->poll_query_until('postgres',
-			"SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = $s->{pid}"),
-		"$what: session ended");
-}
-
-sub alive
-{
-	my ($s) = @_;
-	return $node->safe_psql('postgres',
-		"SELECT count(*) FROM pg_stat_activity WHERE pid = $s->{pid}") eq '1';
-}
-
-# Wait until a session has been in its current state for $secs seconds.
-sub wait_state_age
-{
-	my ($s, $secs) = @_;
-	$node->poll_query_until('postgres',
-		"SELECT now() - state_change > interval '$secs s' FROM pg_stat_activity WHERE pid = $s->{pid}")
-	  or die "session $s->{pid} did not reach state age $secs s";
-}
-
 # The LOG line of an event: observed and limit of the first one for a pid.
 sub event_line
 {
@@ -147,13 +65,13 @@ sub check_not_early
 # session nor a running query.
 # ------------------------------------------------------------------
 {
-	my $iit = session(app => 'iit1');
-	my $idle = session(app => 'iit2');
-	my $busy = session(app => 'iit3');
-	query($iit, "BEGIN; SELECT 1;");
-	send_sql($busy, "SELECT pg_sleep(2.5), 'slept';\n\\echo __done__");
-	wait_gone($iit, 'idle_in_transaction_timeout');
-	like(finish($iit),
+	my $iit = gov_session($node, app => 'iit1');
+	my $idle = gov_session($node, app => 'iit2');
+	my $busy = gov_session($node, app => 'iit3');
+	gov_query($iit, "BEGIN; SELECT 1;");
+	gov_session_send($busy, "SELECT pg_sleep(2.5), 'slept';\n\\echo __done__");
+	gov_session_wait_gone($iit, 'idle_in_transaction_timeout');
+	like(gov_session_end($iit),
 		qr/FATAL:  25P03: terminating connection due to idle_in_transaction_timeout of pg_governor rule "r_iit": idle in transaction for [\d.]+ s, limit 1 s/,
 		'idle_in_transaction_timeout: client gets 25P03 naming rule, observed and limit');
 	ok($node->log_contains(
@@ -163,8 +81,8 @@ sub check_not_early
 
 	pump_until($busy->{h}, $busy->{timer}, \$busy->{out}, qr/__done__/);
 	like($busy->{out}, qr/slept/, 'idle_in_transaction_timeout: a running query is not cut');
-	wait_state_age($idle, 1.5);
-	is(query($idle, "SELECT 'alive';"), 'alive',
+	gov_session_wait_state_age($idle, 1.5);
+	is(gov_query($idle, "SELECT 'alive';"), 'alive',
 		'idle_in_transaction_timeout: an idle session outside a transaction is not cut');
 	$_->{in} .= "\\q\n", $_->{h}->finish for ($idle, $busy);
 }
@@ -174,20 +92,20 @@ sub check_not_early
 # running query.
 # ------------------------------------------------------------------
 {
-	my $idle = session(app => 'idle1');
-	my $iit = session(app => 'idle2');
-	my $busy = session(app => 'idle3');
-	query($iit, "BEGIN; INSERT INTO t VALUES ('idle2');");
-	send_sql($busy, "SELECT pg_sleep(2.5), 'slept';\n\\echo __done__");
-	wait_gone($idle, 'idle_timeout');
-	like(finish($idle),
+	my $idle = gov_session($node, app => 'idle1');
+	my $iit = gov_session($node, app => 'idle2');
+	my $busy = gov_session($node, app => 'idle3');
+	gov_query($iit, "BEGIN; INSERT INTO t VALUES ('idle2');");
+	gov_session_send($busy, "SELECT pg_sleep(2.5), 'slept';\n\\echo __done__");
+	gov_session_wait_gone($idle, 'idle_timeout');
+	like(gov_session_end($idle),
 		qr/FATAL:  57P05: terminating connection due to idle_timeout of pg_governor rule "r_idle": idle for [\d.]+ s, limit 1 s/,
 		'idle_timeout: client gets 57P05');
 	check_not_early('terminate', $idle, 'idle_timeout', 'r_idle', 1);
 	pump_until($busy->{h}, $busy->{timer}, \$busy->{out}, qr/__done__/);
 	like($busy->{out}, qr/slept/, 'idle_timeout: a running query is not cut');
-	wait_state_age($iit, 1.5);
-	is(query($iit, "COMMIT; \\echo failed=:ERROR"), 'failed=false',
+	gov_session_wait_state_age($iit, 1.5);
+	is(gov_query($iit, "COMMIT; \\echo failed=:ERROR"), 'failed=false',
 		'idle_timeout: an idle transaction is not cut and commits');
 	$_->{in} .= "\\q\n", $_->{h}->finish for ($iit, $busy);
 }
@@ -197,16 +115,16 @@ sub check_not_early
 # an idle session.
 # ------------------------------------------------------------------
 {
-	my $long = session(app => 'xact1');
-	my $idle = session(app => 'xact2');
-	send_sql($long, "SELECT pg_sleep(60);");
-	wait_gone($long, 'max_transaction_duration');
-	like(finish($long, 1),
+	my $long = gov_session($node, app => 'xact1');
+	my $idle = gov_session($node, app => 'xact2');
+	gov_session_send($long, "SELECT pg_sleep(60);");
+	gov_session_wait_gone($long, 'max_transaction_duration');
+	like(gov_session_end($long, 1),
 		qr/FATAL:  $xact_sqlstate: terminating connection due to max_transaction_duration of pg_governor rule "r_xact": transaction open for [\d.]+ s, limit 1.5 s/,
 		"max_transaction_duration: client gets $xact_sqlstate");
 	check_not_early('terminate', $long, 'max_transaction_duration', 'r_xact', 1.5);
-	wait_state_age($idle, 2);
-	is(query($idle, "SELECT 'alive';"), 'alive',
+	gov_session_wait_state_age($idle, 2);
+	is(gov_query($idle, "SELECT 'alive';"), 'alive',
 		'max_transaction_duration: an idle session is not cut');
 	$idle->{in} .= "\\q\n";
 	$idle->{h}->finish;
@@ -217,17 +135,17 @@ sub check_not_early
 # the session is recycled at its idle moment.
 # ------------------------------------------------------------------
 {
-	my $s = session(app => 'life1');
-	query($s, "BEGIN; INSERT INTO t VALUES ('life1');");
+	my $s = gov_session($node, app => 'life1');
+	gov_query($s, "BEGIN; INSERT INTO t VALUES ('life1');");
 	# Past the lifetime plus its largest jitter (10 %) and several passes.
 	$node->poll_query_until('postgres',
 		"SELECT now() - backend_start > interval '3.5 s' FROM pg_stat_activity WHERE pid = $s->{pid}")
 	  or die 'lifetime session vanished';
-	ok(alive($s), 'max_lifetime: a session inside a transaction is not cut');
-	is(query($s, "COMMIT; \\echo failed=:ERROR"), 'failed=false',
+	ok(gov_session_alive($s), 'max_lifetime: a session inside a transaction is not cut');
+	is(gov_query($s, "COMMIT; \\echo failed=:ERROR"), 'failed=false',
 		'max_lifetime: the transaction commits');
-	wait_gone($s, 'max_lifetime');
-	like(finish($s),
+	gov_session_wait_gone($s, 'max_lifetime');
+	like(gov_session_end($s),
 		qr/FATAL:  57P01: terminating connection due to max_lifetime of pg_governor rule "r_life": connected for [\d.]+ s, limit 2 s/,
 		'max_lifetime: client gets 57P01 naming the limit');
 	is($node->safe_psql('postgres', "SELECT count(*) FROM t WHERE v = 'life1'"),
@@ -238,16 +156,16 @@ sub check_not_early
 # Monitor mode records once per episode and leaves the session alone.
 # ------------------------------------------------------------------
 {
-	my $s = session(app => 'mon1');
-	query($s, "BEGIN; SELECT 1;");
+	my $s = gov_session($node, app => 'mon1');
+	gov_query($s, "BEGIN; SELECT 1;");
 	ok( $node->wait_for_log(qr/pg_governor: would_terminate pid $s->{pid} /) > 0,
 		'monitor: would_terminate logged');
-	wait_state_age($s, 2);
-	is(query($s, "SELECT 'alive';"), 'alive', 'monitor: the session is not cut');
+	gov_session_wait_state_age($s, 2);
+	is(gov_query($s, "SELECT 'alive';"), 'alive', 'monitor: the session is not cut');
 	check_not_early('would_terminate', $s, 'idle_in_transaction_timeout', 'r_mon', 0.5);
 	# A new idle spell is a new episode.
-	query($s, "SELECT 2;");
-	wait_state_age($s, 1.5);
+	gov_query($s, "SELECT 2;");
+	gov_session_wait_state_age($s, 1.5);
 	is(scalar(() = event_line('would_terminate', $s->{pid})), 2,
 		'monitor: one event per idle spell');
 	$s->{in} .= "ROLLBACK;\n\\q\n";
@@ -258,11 +176,11 @@ sub check_not_early
 # Superusers are exempt; a governed session under the same rule is cut.
 # ------------------------------------------------------------------
 {
-	my $su = session(app => 'su1', user => $node->safe_psql('postgres', 'SELECT current_user'));
-	my $app = session(app => 'su2');
-	wait_gone($app, 'exempt check: governed session');
-	wait_state_age($su, 1.5);
-	ok(alive($su), 'exempt: an idle superuser session is not cut');
+	my $su = gov_session($node, app => 'su1', user => $node->safe_psql('postgres', 'SELECT current_user'));
+	my $app = gov_session($node, app => 'su2');
+	gov_session_wait_gone($app, 'exempt check: governed session');
+	gov_session_wait_state_age($su, 1.5);
+	ok(gov_session_alive($su), 'exempt: an idle superuser session is not cut');
 	is( $node->safe_psql('postgres',
 			"SELECT deadline IS NULL FROM governor.clients WHERE pid = $su->{pid}"),
 		't', 'exempt: no deadline for a superuser');
@@ -276,28 +194,28 @@ sub check_not_early
 {
 	$node->safe_psql('postgres', 'CREATE DATABASE killdb; GRANT EXECUTE ON FUNCTION governor.kill(name) TO app; GRANT USAGE ON SCHEMA governor TO app;');
 	my $su_user = $node->safe_psql('postgres', 'SELECT current_user');
-	my @victims = map { session(app => 'k', db => 'killdb') } 1 .. 3;
-	my $su = session(app => 'k', db => 'killdb', user => $su_user);
-	my $other = session(app => 'k', db => 'postgres');
+	my @victims = map { gov_session($node, app => 'k', db => 'killdb') } 1 .. 3;
+	my $su = gov_session($node, app => 'k', db => 'killdb', user => $su_user);
+	my $other = gov_session($node, app => 'k', db => 'postgres');
 	is($node->safe_psql('postgres', "SELECT governor.kill('killdb')"), '3',
 		'kill: returns the number of sessions signalled');
-	wait_gone($_, 'kill') for @victims;
-	like(finish($victims[0]),
+	gov_session_wait_gone($_, 'kill') for @victims;
+	like(gov_session_end($victims[0]),
 		qr/FATAL:  57P01: terminating connection due to pg_governor admin kill/,
 		'kill: client gets 57P01 naming the admin kill');
 	ok($node->log_contains(qr/pg_governor: kill pid $victims[0]{pid} \(database "killdb".*admin_kill/),
 		'kill: event logged');
-	ok(alive($su), 'kill: exempt superuser session survives');
-	ok(alive($other), 'kill: sessions of other databases survive');
-	finish($_) for @victims[1, 2];
+	ok(gov_session_alive($su), 'kill: exempt superuser session survives');
+	ok(gov_session_alive($other), 'kill: sessions of other databases survive');
+	gov_session_end($_) for @victims[1, 2];
 
 	# A (granted) caller never kills itself.
-	my $caller = session(app => 'k', db => 'postgres');
-	is(query($caller, "SELECT governor.kill('postgres');"), '1',
+	my $caller = gov_session($node, app => 'k', db => 'postgres');
+	is(gov_query($caller, "SELECT governor.kill('postgres');"), '1',
 		'kill: skips the caller');
-	wait_gone($other, 'kill by a granted role');
-	is(query($caller, "SELECT 'alive';"), 'alive', 'kill: the caller is alive');
-	finish($other);
+	gov_session_wait_gone($other, 'kill by a granted role');
+	is(gov_query($caller, "SELECT 'alive';"), 'alive', 'kill: the caller is alive');
+	gov_session_end($other);
 	$_->{in} .= "\\q\n", $_->{h}->finish for ($su, $caller);
 }
 
@@ -307,40 +225,40 @@ sub check_not_early
 # ------------------------------------------------------------------
 {
 	$node->safe_psql('postgres', 'CREATE DATABASE recdb');
-	my @idle = map { session(app => 'r', db => 'recdb') } 1 .. 2;
-	my $busy = session(app => 'r', db => 'recdb');
-	query($busy, "BEGIN; INSERT INTO t VALUES ('reconnect');");
+	my @idle = map { gov_session($node, app => 'r', db => 'recdb') } 1 .. 2;
+	my $busy = gov_session($node, app => 'r', db => 'recdb');
+	gov_query($busy, "BEGIN; INSERT INTO t VALUES ('reconnect');");
 	is($node->safe_psql('postgres', "SELECT governor.reconnect('recdb')"), '3',
 		'reconnect: returns the number of sessions marked');
-	wait_gone($_, 'reconnect') for @idle;
-	like(finish($idle[0]),
+	gov_session_wait_gone($_, 'reconnect') for @idle;
+	like(gov_session_end($idle[0]),
 		qr/FATAL:  57P01: terminating connection due to pg_governor reconnect/,
 		'reconnect: client is told why');
-	finish($idle[1]);
+	gov_session_end($idle[1]);
 	ok($node->log_contains(qr/pg_governor: reconnect pid $idle[0]{pid} \(database "recdb"/),
 		'reconnect: event logged');
-	ok(alive($busy), 'reconnect: a session inside a transaction is left to finish');
+	ok(gov_session_alive($busy), 'reconnect: a session inside a transaction is left to finish');
 	is( $node->safe_psql('postgres',
 			"SELECT close_needed FROM governor.clients WHERE pid = $busy->{pid}"),
 		'1', 'reconnect: close_needed = 1');
-	is(query($busy, "COMMIT; \\echo failed=:ERROR"), 'failed=false',
+	is(gov_query($busy, "COMMIT; \\echo failed=:ERROR"), 'failed=false',
 		'reconnect: the transaction commits');
-	wait_gone($busy, 'reconnect after commit');
-	finish($busy);
+	gov_session_wait_gone($busy, 'reconnect after commit');
+	gov_session_end($busy);
 }
 
 # ------------------------------------------------------------------
 # A rule change shortens the deadline of a session already running.
 # ------------------------------------------------------------------
 {
-	my $s = session(app => 'chg1');
+	my $s = gov_session($node, app => 'chg1');
 	$node->poll_query_until('postgres',
 		"SELECT deadline - state_change = interval '1 hour' AND deadline_reason = 'idle_timeout' FROM governor.clients WHERE pid = $s->{pid}")
 	  or die 'deadline of chg1 not shown';
 	pass('rule change: deadline shows the hour-long idle_timeout');
 	$node->safe_psql('postgres', "UPDATE governor.rules SET idle_timeout = '1s' WHERE name = 'r_chg'");
-	wait_gone($s, 'rule change');
-	like(finish($s), qr/57P05: .*rule "r_chg": idle for [\d.]+ s, limit 1 s/,
+	gov_session_wait_gone($s, 'rule change');
+	like(gov_session_end($s), qr/57P05: .*rule "r_chg": idle for [\d.]+ s, limit 1 s/,
 		'rule change: the new limit ended the session');
 }
 
