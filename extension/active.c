@@ -42,6 +42,7 @@
 
 #include "active.h"
 #include "bucket.h"
+#include "enforcement.h"
 #include "events.h"
 #include "rules.h"
 
@@ -50,6 +51,29 @@
 
 /* A transaction that needs no slot (exempt, or no max_active rule now). */
 static LocalTransactionId gov_no_slot_lxid = InvalidLocalTransactionId;
+
+TimestampTz gov_active_wait_end = 0;
+int64		gov_active_waited_us = 0;
+
+/*
+ * A slot taken: one server assignment, and the wait booked like
+ * PgBouncer's client wait (time before being served), which the
+ * transaction's and the statement's times leave out (counters.c).
+ */
+static void
+gov_active_booked(GovSlot *slot, int64 waited_us, TimestampTz now)
+{
+	GovCounters *c = &slot->counters;
+
+	pg_atomic_write_u64(&c->assignments, pg_atomic_read_u64(&c->assignments) + 1);
+	if (waited_us > 0)
+	{
+		pg_atomic_write_u64(&c->wait_time_us,
+							pg_atomic_read_u64(&c->wait_time_us) + (uint64) waited_us);
+		gov_active_waited_us += waited_us;
+		gov_active_wait_end = now;
+	}
+}
 
 /* Count a monitor rule's would-be wait; an event at most once a second. */
 static void
@@ -141,6 +165,7 @@ gov_active_begin(void)
 	{
 		slot->active_lxid = lxid;
 		LWLockRelease(gov->lock);
+		gov_active_booked(slot, 0, now);
 		if (b.would_rule >= 0)
 			gov_would_wait(&b, now);
 		return;
@@ -154,6 +179,7 @@ gov_active_begin(void)
 	}
 	gov_bucket_wait(slot, GOV_BUCKET_ACTIVE, &b, now);
 	LWLockRelease(gov->lock);
+	gov_xact_timeout_hold();
 
 	/*
 	 * Wait for a slot.  An error raised here (statement_timeout, cancel)
@@ -176,10 +202,8 @@ gov_active_begin(void)
 			Assert(slot->holds_active);
 			slot->active_lxid = lxid;
 			LWLockRelease(gov->lock);
-			/* Booked like PgBouncer's client wait: time before being served. */
-			pg_atomic_write_u64(&slot->counters.wait_time_us,
-								pg_atomic_read_u64(&slot->counters.wait_time_us) +
-								(uint64) Max(now - slot->wait.start, 0));
+			gov_xact_timeout_restart();
+			gov_active_booked(slot, Max(now - slot->wait.start, 0), now);
 			return;
 		}
 		waited_ms = Max(now - slot->wait.start, 0) / 1000;

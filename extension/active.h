@@ -22,6 +22,14 @@
  */
 extern void gov_active_begin(void);
 
+/*
+ * The current transaction's wait for its slot (0: none) and when it ended:
+ * counters.c leaves it out of the transaction's and statement's times and
+ * resets it at transaction end.
+ */
+extern int64 gov_active_waited_us;
+extern TimestampTz gov_active_wait_end;
+
 /* Called at transaction end (commit, abort, prepare): give the slot back. */
 extern void gov_active_end(void);
 

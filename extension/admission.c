@@ -479,6 +479,10 @@ gov_login_xact_callback(XactEvent event, void *arg)
 	slot->started = true;
 	LWLockRelease(gov->lock);
 	gov_pool_count(pool, GOV_POOL_CONNECTIONS);
+	/* Under max_active a server is assigned per transaction (active.c). */
+	if (!slot->has_max_active)
+		pg_atomic_write_u64(&slot->counters.assignments,
+							pg_atomic_read_u64(&slot->counters.assignments) + 1);
 	/* Killed since PRE_COMMIT: end the way a started session is ended. */
 	if (pg_atomic_read_u32(&slot->kill_pending) != 0)
 		(void) kill(MyProcPid, SIGTERM);

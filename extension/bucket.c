@@ -333,10 +333,13 @@ gov_fits(GovSlot *slot, GovBucketKind kind, TimestampTz now, GovBlock *b,
 
 /*
  * Take a place of this kind in every bucket of the session, after a wait
- * of waited_us (0: none), which each bucket's histogram records.
+ * of waited_us (0: none) in the queue of rule wait_rule: its histogram
+ * records the wait, the others a pass without one.  A wait no rule caused
+ * (a paused database, wait_rule -1) is recorded in all of them.
  */
 static void
-gov_take(GovSlot *slot, GovBucketKind kind, TimestampTz now, int64 waited_us)
+gov_take(GovSlot *slot, GovBucketKind kind, TimestampTz now, int wait_rule,
+		 int64 waited_us)
 {
 	int			i;
 
@@ -344,12 +347,13 @@ gov_take(GovSlot *slot, GovBucketKind kind, TimestampTz now, int64 waited_us)
 	{
 		const GovRule *r = &gov->rules[i];
 		GovRuleState *st = &gov->rule_state[i];
+		int64		waited = wait_rule < 0 || i == wait_rule ? waited_us : 0;
 
 		if (kind == GOV_BUCKET_LOGIN)
 		{
 			st->count[kind]++;
 			st->admitted++;
-			gov_hist_observe(&st->wait_hist[kind], waited_us);
+			gov_hist_observe(&st->wait_hist[kind], waited);
 			if (r->max_login_rate > 0)
 			{
 				gov_tokens_refill(r, st, now);
@@ -361,9 +365,10 @@ gov_take(GovSlot *slot, GovBucketKind kind, TimestampTz now, int64 waited_us)
 		else if (r->max_active != GOV_NONE)
 		{
 			st->count[kind]++;
-			gov_hist_observe(&st->wait_hist[kind], waited_us);
+			gov_hist_observe(&st->wait_hist[kind], waited);
 			GOV_RULE_SET(slot->active_held, i);
 			slot->holds_active = true;
+			slot->active_since = now;
 		}
 	}
 	if (kind == GOV_BUCKET_LOGIN)
@@ -378,10 +383,11 @@ static void
 gov_grant_to(GovSlot *slot, TimestampTz now)
 {
 	GovBucketKind kind = slot->wait.kind;
+	int			rule = slot->wait.rule;
 	int64		waited_us = Max(now - slot->wait.start, 0);
 
 	gov_wait_end(slot);
-	gov_take(slot, kind, now, waited_us);
+	gov_take(slot, kind, now, rule, waited_us);
 	slot->wait.granted = true;
 	gov_registry_wake(GOV_SLOTNO(slot));
 }
@@ -577,7 +583,7 @@ gov_bucket_try(GovSlot *slot, GovBucketKind kind, TimestampTz now, GovBlock *b)
 	Assert(!slot->wait.waiting);
 	if (!gov_fits(slot, kind, now, b, -1))
 		return false;
-	gov_take(slot, kind, now, 0);
+	gov_take(slot, kind, now, -1, 0);
 	return true;
 }
 
@@ -637,13 +643,17 @@ gov_bucket_cancel(GovSlot *slot, TimestampTz now)
 	if (!slot->wait.waiting)
 		return;
 	was_head = rule >= 0 && gov->rule_state[rule].queue[kind].head == GOV_SLOTNO(slot);
-	/* A wait that ended without a place counts in the histograms too. */
+	/*
+	 * A wait that ended without a place counts in the histogram of the
+	 * rule it waited on (in all of them for a paused database).
+	 */
 	{
 		int64		waited_us = Max(now - slot->wait.start, 0);
 		int			i;
 
 		GOV_FOREACH_RULE(slot->rules, i)
-			if (kind == GOV_BUCKET_LOGIN || gov->rules[i].max_active != GOV_NONE)
+			if ((rule < 0 || i == rule) &&
+				(kind == GOV_BUCKET_LOGIN || gov->rules[i].max_active != GOV_NONE))
 				gov_hist_observe(&gov->rule_state[i].wait_hist[kind], waited_us);
 	}
 	gov_wait_end(slot);

@@ -287,8 +287,15 @@ gov_init_srf(FunctionCallInfo fcinfo)
  * transactions at a limit, exactly, with 25P04.
  */
 #if PG_VERSION_NUM >= 170000
+#include "utils/timeout.h"
 #define GOV_HAVE_TRANSACTION_TIMEOUT 1
 #define gov_server_xact_timeout()	(TransactionTimeout)
+#define gov_server_xact_timer_stop() \
+	do { \
+		if (get_timeout_active(TRANSACTION_TIMEOUT)) \
+			disable_timeout(TRANSACTION_TIMEOUT, false); \
+	} while (0)
+#define gov_server_xact_timer_start(ms)	enable_timeout_after(TRANSACTION_TIMEOUT, (ms))
 #endif
 
 /* Intervals can be infinite from 17 on. */

@@ -115,8 +115,11 @@ gov_query_start(void)
 	/* The previous one ended no later than this one started (pipelining). */
 	if (gov_q_state != GOV_Q_NONE)
 		gov_book_query(Max(start, gov_q_start));
-	/* Statements of one multi-statement message share their stamp. */
-	gov_q_start = Max(start, gov_last_end);
+	/*
+	 * Statements of one multi-statement message share their stamp; a wait
+	 * for an active slot is not the statement's time.
+	 */
+	gov_q_start = Max(Max(start, gov_last_end), gov_active_wait_end);
 	gov_q_state = GOV_Q_OPEN;
 }
 
@@ -363,8 +366,11 @@ gov_xact_callback(XactEvent event, void *arg)
 	if (gov_nesting == 0 && gov_q_state != GOV_Q_NONE)
 		gov_book_query(now);
 	gov_counter_add(&slot->counters.xact_count, 1);
-	if (now > start)
-		gov_counter_add(&slot->counters.xact_time_us, (uint64) (now - start));
+	/* Its wait for an active slot is booked as wait time, not here. */
+	if (now - start > gov_active_waited_us)
+		gov_counter_add(&slot->counters.xact_time_us,
+						(uint64) (now - start - gov_active_waited_us));
+	gov_active_waited_us = 0;
 	gov_last_end = now;
 }
 

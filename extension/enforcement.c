@@ -106,8 +106,17 @@ gov_limit_deadline(const GovSlot *slot, const GovBackendInfo *info,
 				since = info->state_change;
 			break;
 		case GOV_END_XACT_DURATION:
-			if (info->in_xact && info->state != STATE_IDLE)
+			/*
+			 * A transaction waiting for its active slot is governed by the
+			 * queue timeout; once it has the slot its time runs from there.
+			 */
+			if (info->in_xact && info->state != STATE_IDLE &&
+				!(slot->wait.waiting && slot->wait.kind == GOV_BUCKET_ACTIVE))
+			{
 				since = info->xact_start;
+				if (slot->holds_active && slot->active_since > since)
+					since = slot->active_since;
+			}
 			break;
 		case GOV_END_LIFETIME:
 			/* Only at an idle moment: never cut a transaction. */
@@ -233,7 +242,8 @@ gov_signal(const GovTarget *t, int sqlstate, const char *message, const char *de
 					info.state_change == t->since && cur_lxid == t->lxid;
 				break;
 			case GOV_RECHECK_XACT:
-				ok = info.xact_start == t->since && cur_lxid == t->lxid;
+				/* since is the slot's time when it waited for one. */
+				ok = info.xact_start <= t->since && cur_lxid == t->lxid;
 				break;
 			case GOV_RECHECK_NONE:
 				break;
@@ -370,6 +380,25 @@ gov_xact_timeout_sync(void)
 	}
 	pg_atomic_write_u64(&slot->armed_xact_ms, gov_xact_timeout_armed);
 }
+
+/*
+ * While a transaction waits for an active slot its queue timeout governs
+ * it, not max_transaction_duration: stop the timer we armed, and start it
+ * again from the slot.
+ */
+void
+gov_xact_timeout_hold(void)
+{
+	if (gov_xact_timeout_armed != 0 && TransactionTimeout == gov_xact_timeout_armed)
+		gov_server_xact_timer_stop();
+}
+
+void
+gov_xact_timeout_restart(void)
+{
+	if (gov_xact_timeout_armed != 0 && TransactionTimeout == gov_xact_timeout_armed)
+		gov_server_xact_timer_start(TransactionTimeout);
+}
 #endif
 
 void
@@ -403,9 +432,12 @@ gov_emit_log(ErrorData *edata)
 		pg_atomic_read_u32(&slot->kill_pending) == 0)
 	{
 		char		message[GOV_TEXT_LEN];
+		TimestampTz since = GetCurrentTransactionStartTimestamp();
 
-		gov_self_observed_s = (double) (GetCurrentTimestamp() -
-										GetCurrentTransactionStartTimestamp()) / USECS_PER_SEC;
+		/* A transaction that waited for its active slot runs from the slot. */
+		if (slot->holds_active && slot->active_since > since)
+			since = slot->active_since;
+		gov_self_observed_s = (double) (GetCurrentTimestamp() - since) / USECS_PER_SEC;
 		snprintf(message, sizeof(message),
 				 "terminating connection due to %s of pg_governor rule \"%s\": %s %.3f s, limit %g s",
 				 gov_ends[GOV_END_XACT_DURATION].name, NameStr(gov_armed_rule),

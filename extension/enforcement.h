@@ -71,6 +71,9 @@ extern bool gov_end_session(const GovTarget *t, GovEndKind kind,
 /* Book an ending (or, monitor, a would-be ending) to a rule by name. */
 extern void gov_count_end(const char *rule, GovEndKind kind, bool monitor);
 
+/* How long after a transaction_timeout armed by the session the worker acts. */
+#define GOV_XACT_TIMEOUT_GRACE_US	INT64CONST(1000000)
+
 #ifdef GOV_HAVE_TRANSACTION_TIMEOUT
 /*
  * 17+: the session lets the server end its transactions at its
@@ -79,8 +82,6 @@ extern void gov_count_end(const char *rule, GovEndKind kind, bool monitor);
  * call gov_xact_timeout_sync when transaction_timeout is not what the
  * session's rules want.
  */
-#define GOV_XACT_TIMEOUT_GRACE_US	INT64CONST(1000000)
-
 extern int	gov_xact_timeout_armed;		/* ms we set, 0: none */
 extern void gov_xact_timeout_sync(void);
 
@@ -109,8 +110,14 @@ gov_xact_timeout_stale(const GovSlot *slot)
 		if (unlikely(gov_xact_timeout_stale(slot))) \
 			gov_xact_timeout_sync(); \
 	} while (0)
+
+/* Around a wait for an active slot (active.c). */
+extern void gov_xact_timeout_hold(void);
+extern void gov_xact_timeout_restart(void);
 #else
 #define GOV_SYNC_XACT_TIMEOUT(slot) ((void) 0)
+#define gov_xact_timeout_hold() ((void) 0)
+#define gov_xact_timeout_restart() ((void) 0)
 #endif
 
 /* At the session's exit: book an ending the server did for us (17+). */

@@ -245,7 +245,7 @@ typedef struct GovPromMetric
 
 static const GovPromMetric gov_pool_gauges[] = {
 	{"client_active_connections", "gauge", GF_CL_ACTIVE, "Admitted sessions (SHOW POOLS cl_active)."},
-	{"client_waiting_connections", "gauge", GF_CL_WAITING, "Sessions queued at login (SHOW POOLS cl_waiting)."},
+	{"client_waiting_connections", "gauge", GF_CL_WAITING, "Sessions queued at login or for an active slot (SHOW POOLS cl_waiting)."},
 	{"server_active_connections", "gauge", GF_SV_ACTIVE, "Admitted sessions inside a transaction (SHOW POOLS sv_active)."},
 	{"server_idle_connections", "gauge", GF_SV_IDLE, "Admitted sessions outside a transaction (SHOW POOLS sv_idle)."},
 	{"server_login_connections", "gauge", GF_SV_LOGIN, "Sessions whose admission or startup has not finished (SHOW POOLS sv_login)."},
@@ -260,7 +260,7 @@ static const GovPromMetric gov_stats_counters[] = {
 	{"queries_pooled_total", "counter", GF_QUERY_COUNT, "Client statements (SHOW STATS total_query_count)."},
 	{"server_in_transaction_seconds_total", "counter", GF_XACT_TIME_S, "Time spent in transactions, idle in transaction included (SHOW STATS total_xact_time)."},
 	{"queries_duration_seconds_total", "counter", GF_QUERY_TIME_S, "Time spent executing client statements (SHOW STATS total_query_time)."},
-	{"client_wait_seconds_total", "counter", GF_WAIT_TIME_S, "Time admitted sessions waited in the login queue (SHOW STATS total_wait_time)."},
+	{"client_wait_seconds_total", "counter", GF_WAIT_TIME_S, "Time sessions waited in the login queue or for an active slot, booked when served (SHOW STATS total_wait_time)."},
 	{"connections_total", "counter", GF_CONNECTIONS, "Sessions admitted."},
 	{"rejected_connections_total", "counter", GF_REJECTED, "Logins refused by a rule, a pause or a disable."},
 	{"terminated_connections_total", "counter", GF_TERMINATED, "Sessions terminated by the governor."},
@@ -272,7 +272,7 @@ static const GovPromMetric gov_stats_avg_metrics[] = {
 	{"avg_query_rate", "gauge", GF_AVG_QUERY_RATE, "Client statements per second over the stats window (SHOW STATS avg_query_count)."},
 	{"avg_transaction_duration_seconds", "gauge", GF_AVG_XACT_TIME_S, "Average transaction time over the stats window (SHOW STATS avg_xact_time)."},
 	{"avg_query_duration_seconds", "gauge", GF_AVG_QUERY_TIME_S, "Average statement time over the stats window (SHOW STATS avg_query_time)."},
-	{"avg_wait_seconds", "gauge", GF_AVG_WAIT_TIME_S, "Average login queue wait per admitted session over the stats window (SHOW STATS avg_wait_time)."},
+	{"avg_wait_seconds", "gauge", GF_AVG_WAIT_TIME_S, "Average wait per server assignment (a login, or an active slot under max_active) over the stats window (SHOW STATS avg_wait_time)."},
 };
 
 static double
@@ -346,15 +346,14 @@ gov_field_is_count(GovPoolField f)
 /* One family over a set of rows; skipped when no row qualifies. */
 static void
 gov_prom_rows(StringInfo b, const char *prefix, const GovPromMetric *m,
-			  const GovPoolLive *rows, int nrows, bool per_pool,
-			  bool live_only, TimestampTz now)
+			  const GovPoolLive *rows, int nrows, bool per_pool, TimestampTz now)
 {
 	char		name[128];
 	bool		any = false;
 	int			i;
 
 	for (i = 0; i < nrows && !any; i++)
-		any = rows[i].used && (!live_only || rows[i].g.sessions > 0);
+		any = rows[i].used;
 	if (!any)
 		return;
 	snprintf(name, sizeof(name), "%s%s", prefix, m->name);
@@ -364,7 +363,7 @@ gov_prom_rows(StringInfo b, const char *prefix, const GovPromMetric *m,
 		const GovPoolLive *pl = &rows[i];
 		double		v;
 
-		if (!pl->used || (live_only && pl->g.sessions == 0))
+		if (!pl->used)
 			continue;
 		appendStringInfoString(b, name);
 		if (per_pool)
@@ -625,16 +624,16 @@ gov_metrics_text(void)
 
 	for (i = 0; i < lengthof(gov_pool_gauges); i++)
 		gov_prom_rows(&b, "pg_governor_pools_", &gov_pool_gauges[i],
-					  view.rows, view.nrows, true, true, view.now);
+					  view.rows, view.nrows, true, view.now);
 	for (i = 0; i < lengthof(gov_stats_counters); i++)
 		gov_prom_rows(&b, "pg_governor_stats_totals_", &gov_stats_counters[i],
-					  dbs, ndb, false, false, view.now);
+					  dbs, ndb, false, view.now);
 	for (i = 0; i < lengthof(gov_stats_avg_metrics); i++)
 		gov_prom_rows(&b, "pg_governor_stats_", &gov_stats_avg_metrics[i],
-					  dbs, ndb, false, false, view.now);
+					  dbs, ndb, false, view.now);
 	for (i = 0; i < lengthof(gov_stats_counters); i++)
 		gov_prom_rows(&b, "pg_governor_pool_stats_", &gov_stats_counters[i],
-					  view.rows, view.npools, true, false, view.now);
+					  view.rows, view.npools, true, view.now);
 
 	gov_prom_family(&b, "pg_governor_health_value", "gauge",
 					"Value of each governor.health signal (unit in the signal name).");

@@ -15,14 +15,17 @@
  *							maxwait is in seconds, with fractions.
  *	stats (database)		our totals; bytes are not measurable inside
  *							the server and are 0; server assignments are
- *							admitted sessions.
+ *							logins admitted, and active slots taken under
+ *							max_active.
  *	databases				one per database with sessions: pool_size is
  *							the max_active (else max_connections) of a
  *							rule that names only that database, 0 = none;
  *							host is empty, port the server's.
  *	config					max_client_connections is max_connections
  *							minus the reserved connections;
- *							max_user_connections is 0 (no global cap).
+ *							max_user_connections is the same: every
+ *							user's sessions are bounded by it (0 would make
+ *							the mixin's saturation alerts divide by 1).
  * Reads the rules under gov->lock LW_SHARED (copied out); the rest comes
  * collected from metrics.c.
  *
@@ -95,8 +98,7 @@ typedef enum GovBouncerStat
 	BS_ASSIGNMENTS,
 	BS_XACTS,
 	BS_QUERIES,
-	BS_RECEIVED,
-	BS_SENT,
+	BS_ZERO,					/* no server-side meaning */
 	BS_XACT_TIME,
 	BS_QUERY_TIME,
 	BS_WAIT_TIME
@@ -111,14 +113,17 @@ typedef struct GovBouncerCounter
 } GovBouncerCounter;
 
 static const GovBouncerCounter gov_bouncer_counters[] = {
-	{"server_assignments_total", BS_ASSIGNMENTS, false, "Times a server was assigned to a client (pg_governor: sessions admitted)."},
+	{"server_assignments_total", BS_ASSIGNMENTS, false, "Times a server was assigned to a client (pg_governor: logins admitted, and active slots taken under max_active)."},
 	{"sql_transactions_pooled_total", BS_XACTS, true, "Total number of SQL transactions pooled."},
 	{"queries_pooled_total", BS_QUERIES, true, "Total number of SQL queries pooled."},
-	{"received_bytes_total", BS_RECEIVED, true, "Total volume in bytes of network traffic received (always 0: not measurable inside the server)."},
-	{"sent_bytes_total", BS_SENT, true, "Total volume in bytes of network traffic sent (always 0: not measurable inside the server)."},
+	{"received_bytes_total", BS_ZERO, true, "Total volume in bytes of network traffic received (always 0: not measurable inside the server)."},
+	{"sent_bytes_total", BS_ZERO, true, "Total volume in bytes of network traffic sent (always 0: not measurable inside the server)."},
 	{"server_in_transaction_seconds_total", BS_XACT_TIME, true, "Total number of seconds spent in a transaction."},
 	{"queries_duration_seconds_total", BS_QUERY_TIME, true, "Total number of seconds spent executing queries."},
 	{"client_wait_seconds_total", BS_WAIT_TIME, true, "Time spent by clients waiting for a server, in seconds."},
+	{"client_parses_total", BS_ZERO, false, "Prepared statements created by clients (always 0: every session keeps its own, nothing is pooled)."},
+	{"server_parses_total", BS_ZERO, false, "Prepared statements created on servers by the pooler (always 0: there is no pooler)."},
+	{"binds_total", BS_ZERO, false, "Prepared statements readied for execution by the pooler (always 0: there is no pooler)."},
 };
 
 static double
@@ -127,13 +132,12 @@ gov_bouncer_stat(const GovPoolTotals *t, GovBouncerStat s)
 	switch (s)
 	{
 		case BS_ASSIGNMENTS:
-			return (double) t->connections;
+			return (double) t->assignments;
 		case BS_XACTS:
 			return (double) t->xact_count;
 		case BS_QUERIES:
 			return (double) t->query_count;
-		case BS_RECEIVED:
-		case BS_SENT:
+		case BS_ZERO:
 			return 0;
 		case BS_XACT_TIME:
 			return t->xact_time_us / 1e6;
@@ -223,7 +227,7 @@ gov_metrics_pgbouncer(StringInfo b, const GovPoolsView *view,
 	{
 		const GovPoolLive *row = &view->rows[i];
 
-		if (!row->used || row->g.sessions == 0)
+		if (!row->used)
 			continue;
 		for (j = 0; j < npools; j++)
 			if (strcmp(NameStr(pools[j].database), NameStr(row->key.database)) == 0 &&
@@ -369,8 +373,8 @@ gov_metrics_pgbouncer(StringInfo b, const GovPoolsView *view,
 					"Config maximum number of client connections (pg_governor: max_connections minus the reserved connections).");
 	appendStringInfo(b, "pgbouncer_config_max_client_connections %d\n", gov_usable_connections());
 	gov_prom_family(b, "pgbouncer_config_max_user_connections", "gauge",
-					"Config maximum number of server connections per user (pg_governor: 0, no global per-user cap).");
-	appendStringInfoString(b, "pgbouncer_config_max_user_connections 0\n");
+					"Config maximum number of server connections per user (pg_governor: max_connections minus the reserved connections).");
+	appendStringInfo(b, "pgbouncer_config_max_user_connections %d\n", gov_usable_connections());
 
 	pfree(pools);
 	pfree(dbinfo);

@@ -291,6 +291,7 @@ gov_shmem_startup(void)
 			pg_atomic_init_u64(&slot->counters.xact_time_us, 0);
 			pg_atomic_init_u64(&slot->counters.query_time_us, 0);
 			pg_atomic_init_u64(&slot->counters.wait_time_us, 0);
+			pg_atomic_init_u64(&slot->counters.assignments, 0);
 		}
 		memset(gov_pool_array, 0, mul_size(gov_max_pools + 1, sizeof(GovPool)));
 	}

@@ -222,9 +222,13 @@ typedef struct GovCounters
 	pg_atomic_uint64 xact_time_us;
 	pg_atomic_uint64 query_time_us;
 	pg_atomic_uint64 wait_time_us;
+	/*
+	 * PgBouncer's server assignments: once at login, or, under a
+	 * max_active rule, once per active slot taken.  Averages of wait time
+	 * are per assignment.
+	 */
+	pg_atomic_uint64 assignments;
 } GovCounters;
-
-#define GOV_NUM_COUNTERS 5
 
 typedef struct GovSlot
 {
@@ -263,6 +267,7 @@ typedef struct GovSlot
 	uint64		active_held[GOV_RULE_WORDS];	/* rules whose active slot it holds */
 	bool		holds_active;
 	LocalTransactionId active_lxid; /* transaction holding them */
+	TimestampTz active_since;	/* when it took them */
 
 	/* Set by other processes. */
 	pg_atomic_uint32 close_needed;	/* close at the next idle moment */
@@ -297,6 +302,7 @@ typedef struct GovPoolTotals
 	uint64		xact_time_us;
 	uint64		query_time_us;
 	uint64		wait_time_us;
+	uint64		assignments;
 	uint64		connections;
 	uint64		rejected;
 	uint64		terminated;

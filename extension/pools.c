@@ -201,6 +201,7 @@ gov_totals_apply(GovPoolTotals *t, GovCounters *c, int sign)
 	t->xact_time_us += sign * pg_atomic_read_u64(&c->xact_time_us);
 	t->query_time_us += sign * pg_atomic_read_u64(&c->query_time_us);
 	t->wait_time_us += sign * pg_atomic_read_u64(&c->wait_time_us);
+	t->assignments += sign * pg_atomic_read_u64(&c->assignments);
 }
 
 void
@@ -314,6 +315,7 @@ gov_totals_add(GovPoolTotals *t, const GovPoolTotals *a)
 	t->xact_time_us += a->xact_time_us;
 	t->query_time_us += a->query_time_us;
 	t->wait_time_us += a->wait_time_us;
+	t->assignments += a->assignments;
 	t->connections += a->connections;
 	t->rejected += a->rejected;
 	t->terminated += a->terminated;

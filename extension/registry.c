@@ -190,6 +190,7 @@ gov_registry_claim(Port *port, GovExemptReason exempt, Oid roleid)
 	pg_atomic_write_u64(&slot->counters.xact_time_us, 0);
 	pg_atomic_write_u64(&slot->counters.query_time_us, 0);
 	pg_atomic_write_u64(&slot->counters.wait_time_us, 0);
+	pg_atomic_write_u64(&slot->counters.assignments, 0);
 
 	gov_my_slot = slot;
 	gov_my_slotno = slotno;

@@ -53,12 +53,12 @@ gov_stats_define_settings(void)
 							 &gov_health_conn_crit, 90, 0, 1000,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("governor.health_waiting_warn",
-							"governor.health: number of sessions queued at login that is a warning.",
+							"governor.health: number of sessions waiting (at login or for an active slot) that is a warning.",
 							NULL,
 							&gov_health_waiting_warn, 5, 0, INT_MAX,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("governor.health_waiting_crit",
-							"governor.health: number of sessions queued at login that is critical.",
+							"governor.health: number of sessions waiting (at login or for an active slot) that is critical.",
 							NULL,
 							&gov_health_waiting_crit, 20, 0, INT_MAX,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
@@ -134,7 +134,7 @@ gov_stats_averages(const GovPoolLive *row, TimestampTz now, GovAverages *avg)
 	int64		window_us = row->prev_time ? now - row->prev_time : 0;
 	uint64		dxact = live->xact_count - prev->xact_count;
 	uint64		dquery = live->query_count - prev->query_count;
-	uint64		dconn = live->connections - prev->connections;
+	uint64		dassign = live->assignments - prev->assignments;
 
 	memset(avg, 0, sizeof(*avg));
 	if (window_us <= 0)
@@ -145,8 +145,8 @@ gov_stats_averages(const GovPoolLive *row, TimestampTz now, GovAverages *avg)
 		avg->xact_time = (int64) ((live->xact_time_us - prev->xact_time_us) / dxact);
 	if (dquery > 0)
 		avg->query_time = (int64) ((live->query_time_us - prev->query_time_us) / dquery);
-	if (dconn > 0)
-		avg->wait_time = (int64) ((live->wait_time_us - prev->wait_time_us) / dconn);
+	if (dassign > 0)
+		avg->wait_time = (int64) ((live->wait_time_us - prev->wait_time_us) / dassign);
 }
 
 /*
@@ -207,6 +207,7 @@ gov_health_compute(const GovPoolsView *view, GovHealthRow *rows)
 {
 	int			usable = gov_usable_connections();
 	uint64		dwait = 0,
+				dassign = 0,
 				dconn = 0,
 				drej = 0,
 				dauth = 0;
@@ -222,6 +223,7 @@ gov_health_compute(const GovPoolsView *view, GovHealthRow *rows)
 		if (!pl->used)
 			continue;
 		dwait += pl->live.wait_time_us - pl->prev.wait_time_us;
+		dassign += pl->live.assignments - pl->prev.assignments;
 		dconn += pl->live.connections - pl->prev.connections;
 		drej += pl->live.rejected - pl->prev.rejected;
 		dauth += pl->live.auth_failed - pl->prev.auth_failed;
@@ -232,7 +234,7 @@ gov_health_compute(const GovPoolsView *view, GovHealthRow *rows)
 	gov_health_row(&rows[GOV_HEALTH_WAITING], "waiting_sessions",
 				   view->waiting, gov_health_waiting_warn, gov_health_waiting_crit);
 	gov_health_row(&rows[GOV_HEALTH_AVG_WAIT], "avg_wait_ms",
-				   dconn > 0 ? (double) dwait / dconn / 1000.0 : 0,
+				   dassign > 0 ? (double) dwait / dassign / 1000.0 : 0,
 				   gov_health_wait_warn_ms, gov_health_wait_crit_ms);
 	gov_health_row(&rows[GOV_HEALTH_ERRORS], "connection_error_rate_percent",
 				   dconn + drej + dauth > 0 ?

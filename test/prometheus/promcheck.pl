@@ -366,7 +366,7 @@ elsif ($cmd eq 'values')
 		my @bad = grep {
 			my $v = $_->{value}[1];
 			!($op eq '==' ? $v == $want : $op eq '>=' ? $v >= $want : $op eq '>' ? $v > $want
-			  : $op eq '<=' ? $v <= $want : die "op $op")
+			  : $op eq '<=' ? $v <= $want : $op eq '<' ? $v < $want : die "unknown operator $op\n")
 		} @$res;
 		ok(!@bad, "$what: $op $want (" . summary($res) . ')', @bad ? "query: $expr" : ());
 	}
@@ -375,6 +375,9 @@ else
 {
 	die "usage: $0 freeport|get|histograms|dashboard|rules|mixin|values ...\n";
 }
+
+# A check that dies part-way must fail the run, not end it quietly.
+END { print "not ok - promcheck.pl $cmd ended with status $?\n" if $? && ($cmd // "") =~ /^(values|mixin|dashboard|rules|histograms)$/; }
 
 # name{labels without le} => { bucket => { le => count }, sum, count }
 sub parse_histograms

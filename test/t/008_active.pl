@@ -260,6 +260,45 @@ ok($node->poll_query_until('postgres', "SELECT count(*) = 1 FROM ord WHERE who =
 gov_release($s);
 
 # ------------------------------------------------------------------
+# A wait for a slot is not transaction time: the queue timeout governs the
+# wait, max_transaction_duration runs from the slot (on 17+ the server's
+# transaction_timeout too), and the stats book the wait as wait time.
+# ------------------------------------------------------------------
+sql(q{
+	INSERT INTO governor.rules (name, application_name, max_active, queue_timeout) VALUES ('slot1', 'dur-%', 1, '30s');
+	INSERT INTO governor.rules (name, application_name, max_transaction_duration) VALUES ('dur', 'dur-w', '1s');
+	SELECT governor.reload();
+});
+my $w = gov_hold($node, user => 'app', app => 'dur-w', sql => "SELECT 'w up';");
+ok(gov_wait_output($w, qr/w up/), 'the waiter is up (its limit armed on 17+)');
+my $h = gov_hold($node, user => 'app', app => 'dur-h', sql => 'BEGIN; SELECT 1;');
+ok($node->poll_query_until('postgres', "SELECT active = 1 FROM governor.rule_usage WHERE rule = 'slot1'"), 'the only slot is held');
+gov_send($w, "SELECT 'waited, then ran';");
+ok($node->poll_query_until('postgres', "SELECT active_waiting = 1 FROM governor.rule_usage WHERE rule = 'slot1'"), 'the waiter waits');
+sleep 2.5;
+gov_send($h, 'COMMIT;');
+ok(gov_wait_output($w, qr/waited, then ran/),
+	'a transaction that waited 2.5 s for its slot is not ended by a 1 s max_transaction_duration');
+is(sql("SELECT count(*) FROM governor.events WHERE rule = 'dur'"), '0', 'nothing ended');
+my ($xact_us, $wait_us) = split /\|/, sql(q{
+	SELECT total_xact_time, total_wait_time FROM governor.pool_stats WHERE application_name = 'dur-w'});
+cmp_ok($wait_us, '>=', 2_400_000, "the wait is booked as wait time ($wait_us us)");
+cmp_ok($xact_us, '<', 1_000_000, "not as transaction time ($xact_us us)");
+
+gov_send($h, 'BEGIN; SELECT 1;');
+ok($node->poll_query_until('postgres', "SELECT active = 1 FROM governor.rule_usage WHERE rule = 'slot1'"), 'the slot is held again');
+gov_send($w, 'SELECT pg_sleep(5);');
+ok($node->poll_query_until('postgres', "SELECT active_waiting = 1 FROM governor.rule_usage WHERE rule = 'slot1'"), 'the waiter waits again');
+sleep 1.5;
+gov_send($h, 'COMMIT;');
+my $werr = gov_release($w);
+like($werr, qr/terminating connection due to max_transaction_duration of pg_governor rule "dur": transaction open for 1\.\d+ s, limit 1 s/,
+	'with the slot, its transaction is ended at the limit counted from the slot (not from its start, 1.5 s earlier)');
+is(sql("SELECT count(*) FROM governor.events WHERE rule = 'dur' AND action = 'terminate' AND observed < 1.5"), '1',
+	'recorded once, observed from the slot');
+gov_release($h);
+
+# ------------------------------------------------------------------
 # Monitor mode never waits; it records would_wait.
 # ------------------------------------------------------------------
 sql(q{
