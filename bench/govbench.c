@@ -23,12 +23,36 @@
  *	   observer), A disconnects at t0, B's login completes at t1: prints
  *	   "wake MS" = t1 - t0.
  *
- *   txn   CONNINFO N SEED
+ *   txn   CONNINFO N SEED [APPNAME [WORKLOAD]]
  *	   pgbench -S -M prepared in one session: prepare the select-only
  *	   statement once, execute it N times with pseudo-random aids from SEED,
- *	   print "pid P" (the backend's pid) first and "done N" last.
+ *	   print "pid P" (the backend's pid) first and "done N" last.  APPNAME
+ *	   defaults to bench-callgrind; WORKLOAD "select" (default: each select
+ *	   its own implicit transaction) or "block" (BEGIN; the select; COMMIT,
+ *	   all three prepared: the explicit transaction of a client pool).
+ *
+ *   wake  CONNINFO OBSERVER_CONNINFO RULE ITER
+ *	   CONNINFO (sessions H and W, application_name seed-one) must hit the
+ *	   max_active = 1 rule RULE.  Per iteration: H opens a transaction
+ *	   (holds the slot), W sends BEGIN and waits for the slot (confirmed
+ *	   through governor.rule_usage.active_waiting on the observer), H sends
+ *	   COMMIT at t0; H's COMMIT returns at th, W's BEGIN
+ *	   at tw.  Prints "wake MS" = tw - th (negative when W's answer came
+ *	   first), "wake_send MS" = tw - t0, "commit MS" = th - t0, and once per
+ *	   iteration "ref MS": an unqueued BEGIN of W, round trip.
+ *
+ *   sample CONNINFO INTERVAL_MS SQL
+ *	   Run SQL (one row of integers) every INTERVAL_MS until SIGTERM, then
+ *	   print "samples N" and "max K V" for each column K (1-based).
+ *
+ *   alternate CONNINFO SQL ROUNDS APPNAME...
+ *	   One session per APPNAME; per round, run SQL once in each session
+ *	   (the order rotated every round) and print "round R APPNAME MS CPU_MS":
+ *	   wall clock, and the CPU time of the session's backend from
+ *	   /proc/PID/schedstat (-1 if the server is not on this machine).
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -390,6 +414,26 @@ mode_queue(int argc, char **argv)
 
 /* ----------------------------------------------------------------- txn */
 
+static void
+exec_prepared_ok(PGconn *c, const char *name, int nparams, const char *const *params)
+{
+	PGresult   *r = PQexecPrepared(c, name, nparams, params, NULL, NULL, 0);
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK)
+		die(name, c);
+	PQclear(r);
+}
+
+static void
+prepare_ok(PGconn *c, const char *name, const char *sql)
+{
+	PGresult   *r = PQprepare(c, name, sql, 0, NULL);
+
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		die("prepare failed", c);
+	PQclear(r);
+}
+
 static int
 mode_txn(int argc, char **argv)
 {
@@ -399,10 +443,18 @@ mode_txn(int argc, char **argv)
 				i;
 	unsigned long long x;
 	long		rows;
+	bool		block = false;
 
-	if (argc != 3)
-		die("usage: txn CONNINFO N SEED", NULL);
-	c = connect_blocking(argv[0], "bench-callgrind");
+	if (argc < 3 || argc > 5)
+		die("usage: txn CONNINFO N SEED [APPNAME [select|block]]", NULL);
+	c = connect_blocking(argv[0], argc > 3 ? argv[3] : "bench-callgrind");
+	if (argc > 4)
+	{
+		if (strcmp(argv[4], "block") == 0)
+			block = true;
+		else if (strcmp(argv[4], "select") != 0)
+			die("txn: WORKLOAD is select or block", NULL);
+	}
 	n = atol(argv[1]);
 	x = strtoull(argv[2], NULL, 10);
 	printf("pid %d\n", PQbackendPID(c));
@@ -413,10 +465,12 @@ mode_txn(int argc, char **argv)
 		die("pgbench tables missing", c);
 	rows = atol(PQgetvalue(r, 0, 0)) * 100000L;
 	PQclear(r);
-	r = PQprepare(c, "sel", "SELECT abalance FROM pgbench_accounts WHERE aid = $1", 0, NULL);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK)
-		die("prepare failed", c);
-	PQclear(r);
+	prepare_ok(c, "sel", "SELECT abalance FROM pgbench_accounts WHERE aid = $1");
+	if (block)
+	{
+		prepare_ok(c, "begin", "BEGIN");
+		prepare_ok(c, "commit", "COMMIT");
+	}
 	for (i = 0; i < n; i++)
 	{
 		char		aid[32];
@@ -424,13 +478,242 @@ mode_txn(int argc, char **argv)
 
 		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
 		snprintf(aid, sizeof(aid), "%ld", (long) ((x >> 33) % rows) + 1);
-		r = PQexecPrepared(c, "sel", 1, params, NULL, NULL, 0);
-		if (PQresultStatus(r) != PGRES_TUPLES_OK)
-			die("select failed", c);
-		PQclear(r);
+		if (block)
+			exec_prepared_ok(c, "begin", 0, NULL);
+		exec_prepared_ok(c, "sel", 1, params);
+		if (block)
+			exec_prepared_ok(c, "commit", 0, NULL);
 	}
 	printf("done %ld\n", n);
 	PQfinish(c);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- wake */
+
+static void
+exec_ok(PGconn *c, const char *sql)
+{
+	PGresult   *r = PQexec(c, sql);
+
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+		die(sql, c);
+	PQclear(r);
+}
+
+/* Read what arrived on c; true once its command's result is complete. */
+static bool
+result_done(PGconn *c)
+{
+	PGresult   *r;
+	bool		got = false;
+
+	if (!PQconsumeInput(c))
+		die("connection lost", c);
+	while (!PQisBusy(c))
+	{
+		r = PQgetResult(c);
+		if (r == NULL)
+			return got;
+		if (PQresultStatus(r) != PGRES_COMMAND_OK)
+			die("command failed", c);
+		PQclear(r);
+		got = true;
+	}
+	return false;
+}
+
+static int
+mode_wake(int argc, char **argv)
+{
+	const char *conninfo,
+			   *obsinfo,
+			   *app = "seed-one";
+	char		q_wait[256];
+	int			iter,
+				it;
+	PGconn	   *obs,
+			   *h,
+			   *w;
+
+	if (argc != 4)
+		die("usage: wake CONNINFO OBSERVER_CONNINFO RULE ITER", NULL);
+	conninfo = argv[0];
+	obsinfo = argv[1];
+	snprintf(q_wait, sizeof(q_wait),
+			 "SELECT coalesce(sum(active_waiting), 0) FROM governor.rule_usage WHERE rule = '%s'",
+			 argv[2]);
+	iter = atoi(argv[3]);
+	obs = connect_blocking(obsinfo, "bench-observer");
+	h = connect_blocking(conninfo, app);
+	w = connect_blocking(conninfo, app);
+	exec_ok(h, "SELECT 1");
+	exec_ok(w, "SELECT 1");
+
+	for (it = 0; it < iter && !stop_requested; it++)
+	{
+		double		t,
+					t0,
+					th = 0,
+					tw = 0;
+		bool		hdone = false,
+					wdone = false;
+
+		/* The reference: an unqueued BEGIN, round trip. */
+		t = now_ms();
+		exec_ok(w, "BEGIN");
+		printf("ref %.3f\n", now_ms() - t);
+		exec_ok(w, "COMMIT");
+
+		exec_ok(h, "BEGIN");	/* takes the rule's only slot */
+		if (!PQsendQuery(w, "BEGIN"))
+			die("cannot send BEGIN", w);
+		t = now_ms();
+		while (observe(obs, q_wait) < 1)
+		{
+			if (now_ms() - t > 3000)
+				die("the second BEGIN never showed as waiting in governor.rule_usage: no max_active = 1 rule applies?", NULL);
+			if (PQconsumeInput(w) && !PQisBusy(w))
+				die("the second BEGIN did not wait for the slot: no max_active = 1 rule applies?", NULL);
+			usleep(500);
+		}
+		t0 = now_ms();
+		if (!PQsendQuery(h, "COMMIT"))
+			die("cannot send COMMIT", h);
+		while (!hdone || !wdone)
+		{
+			struct pollfd p[2];
+
+			p[0].fd = PQsocket(h);
+			p[1].fd = PQsocket(w);
+			p[0].events = p[1].events = POLLIN;
+			p[0].revents = p[1].revents = 0;
+			if (poll(p, 2, 10000) <= 0)
+				die("no answer within 10 s of the slot freeing", NULL);
+			if (!hdone && p[0].revents && result_done(h))
+			{
+				th = now_ms();
+				hdone = true;
+			}
+			if (!wdone && p[1].revents && result_done(w))
+			{
+				tw = now_ms();
+				wdone = true;
+			}
+		}
+		printf("wake %.3f\nwake_send %.3f\ncommit %.3f\n", tw - th, tw - t0, th - t0);
+		exec_ok(w, "COMMIT");
+	}
+	PQfinish(h);
+	PQfinish(w);
+	PQfinish(obs);
+	return 0;
+}
+
+/* -------------------------------------------------------------- sample */
+
+static int
+mode_sample(int argc, char **argv)
+{
+	PGconn	   *c;
+	long		interval_ms,
+				n = 0;
+	long	   *max = NULL;
+	int			ncols = 0,
+				k;
+
+	if (argc != 3)
+		die("usage: sample CONNINFO INTERVAL_MS SQL", NULL);
+	c = connect_blocking(argv[0], "bench-sampler");
+	interval_ms = atol(argv[1]);
+	while (!stop_requested)
+	{
+		PGresult   *r = PQexec(c, argv[2]);
+
+		if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+		{
+			if (stop_requested)
+				break;
+			die("sample query failed", c);
+		}
+		if (max == NULL)
+		{
+			ncols = PQnfields(r);
+			max = calloc(ncols, sizeof(long));
+		}
+		for (k = 0; k < ncols; k++)
+		{
+			long		v = PQgetisnull(r, 0, k) ? 0 : atol(PQgetvalue(r, 0, k));
+
+			if (n == 0 || v > max[k])
+				max[k] = v;
+		}
+		n++;
+		PQclear(r);
+		usleep(interval_ms * 1000);
+	}
+	printf("samples %ld\n", n);
+	for (k = 0; k < ncols; k++)
+		printf("max %d %ld\n", k + 1, max[k]);
+	PQfinish(c);
+	return 0;
+}
+
+/* ----------------------------------------------------------- alternate */
+
+/* CPU time of a process so far, ms (/proc/PID/schedstat: ns on a CPU). */
+static double
+cpu_ms(int pid)
+{
+	char		path[64];
+	FILE	   *f;
+	unsigned long long ns;
+
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	if (fscanf(f, "%llu", &ns) != 1)
+		ns = 0;
+	fclose(f);
+	return ns / 1e6;
+}
+
+static int
+mode_alternate(int argc, char **argv)
+{
+	const char *sql;
+	int			rounds,
+				n,
+				r,
+				i;
+	PGconn	  **c;
+
+	if (argc < 4)
+		die("usage: alternate CONNINFO SQL ROUNDS APPNAME...", NULL);
+	sql = argv[1];
+	rounds = atoi(argv[2]);
+	n = argc - 3;
+	c = calloc(n, sizeof(PGconn *));
+	for (i = 0; i < n; i++)
+		c[i] = connect_blocking(argv[0], argv[3 + i]);
+	for (r = 0; r < rounds && !stop_requested; r++)
+	{
+		for (i = 0; i < n; i++)
+		{
+			int			k = (i + r) % n;
+			double		t = now_ms(),
+						u = cpu_ms(PQbackendPID(c[k])),
+						u1;
+
+			exec_ok(c[k], sql);
+			t = now_ms() - t;
+			u1 = cpu_ms(PQbackendPID(c[k]));
+			printf("round %d %s %.3f %.3f\n", r + 1, argv[3 + k], t, u < 0 || u1 < 0 ? -1.0 : u1 - u);
+		}
+	}
+	for (i = 0; i < n; i++)
+		PQfinish(c[i]);
 	return 0;
 }
 
@@ -453,7 +736,7 @@ main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	if (argc < 2)
-		die("usage: govbench hold|iit|queue|txn ...", NULL);
+		die("usage: govbench hold|iit|queue|txn|wake|sample|alternate ...", NULL);
 	if (strcmp(argv[1], "hold") == 0)
 		return mode_hold(argc - 2, argv + 2);
 	if (strcmp(argv[1], "iit") == 0)
@@ -462,6 +745,12 @@ main(int argc, char **argv)
 		return mode_queue(argc - 2, argv + 2);
 	if (strcmp(argv[1], "txn") == 0)
 		return mode_txn(argc - 2, argv + 2);
+	if (strcmp(argv[1], "wake") == 0)
+		return mode_wake(argc - 2, argv + 2);
+	if (strcmp(argv[1], "sample") == 0)
+		return mode_sample(argc - 2, argv + 2);
+	if (strcmp(argv[1], "alternate") == 0)
+		return mode_alternate(argc - 2, argv + 2);
 	die("unknown mode", NULL);
 	return 1;
 }
