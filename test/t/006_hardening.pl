@@ -1,4 +1,4 @@
-# Hardening (issue 9): the worker resolves nothing through a schema a user
+# Hardening: the worker resolves nothing through a schema a user
 # can write; queued logins leave when their client hangs up and show in the
 # governor's views; enforcement goes on while governor.rules is locked; a
 # hostile application_name pattern costs nothing; a reserve is reached by

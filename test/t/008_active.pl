@@ -4,7 +4,8 @@
 # transactions; waiting order by priority then fifo or fair; the queue
 # timeout (53400), statement_timeout, cancel and terminate end a wait; a
 # slot comes back after an error, a crash and PREPARE TRANSACTION; pause
-# holds new transactions; monitor mode never waits; the views show it.
+# holds new transactions; a wait for a slot is not transaction time;
+# monitor mode never waits; the views show it.
 use strict;
 use warnings;
 use lib 'test/t';
