@@ -27,7 +27,8 @@ OBJS = \
 	extension/admin.o
 
 EXTENSION = pg_governor
-DATA = $(wildcard $(srcdir)/extension/pg_governor--*.sql)
+# Relative to $(srcdir): PGXS prefixes it again at install (VPATH builds).
+DATA = $(patsubst $(srcdir)/%,%,$(wildcard $(srcdir)/extension/pg_governor--*.sql))
 PGFILEDESC = "pg_governor - connection governance inside PostgreSQL"
 
 PG_CPPFLAGS = -I$(srcdir)/extension
