@@ -30,6 +30,14 @@
 #endif
 
 /*
+ * The OIDs of the catalogs' indexes (DatabaseNameIndexId, ...) are declared
+ * in each catalog's own header from 14 on, all in catalog/indexing.h before.
+ */
+#if PG_VERSION_NUM < 140000
+#include "catalog/indexing.h"
+#endif
+
+/*
  * Noreturn functions: write "pg_noreturn" before the declaration, the form
  * 18 requires (it dropped pg_attribute_noreturn()); older servers get it
  * here with the same meaning.
