@@ -244,6 +244,7 @@ gov_init_srf(FunctionCallInfo fcinfo)
 #if PG_VERSION_NUM >= 150000
 #define GOV_HAVE_WL_SOCKET_CLOSED 1
 #endif
+#include <poll.h>
 #ifdef POLLRDHUP
 #define GOV_POLLRDHUP POLLRDHUP
 #else
