@@ -38,9 +38,14 @@ static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 
 /*
- * Statement tracking of this backend.  nesting counts executor and utility
- * calls we are inside of (restored by PG_FINALLY on error), so a statement
- * run by a function is not a client query.
+ * Statement tracking of this backend: how many executor and utility calls
+ * we are inside of, so that a statement run by a function is not a client
+ * query.  The utility hook restores its count with PG_FINALLY.  The
+ * executor hooks, on every query, take no PG_TRY frame: an error that
+ * unwinds them ends a subtransaction or the transaction, whose callbacks
+ * put the count back (a subtransaction to its value at its start, kept on
+ * a small stack; the transaction to 0).  An error cannot unwind an
+ * executor call otherwise.
  */
 typedef enum GovQueryState
 {
@@ -49,7 +54,11 @@ typedef enum GovQueryState
 	GOV_Q_PENDING				/* finished; booked at the next clock read */
 } GovQueryState;
 
-static int	gov_nesting = 0;
+static int	gov_exec_nesting = 0;
+static int	gov_util_nesting = 0;
+static int *gov_sub_nesting = NULL;	/* exec nesting at each subxact start */
+static int	gov_sub_depth = 0;
+static int	gov_sub_cap = 0;
 static GovQueryState gov_q_state = GOV_Q_NONE;
 static TimestampTz gov_q_start = 0;
 static TimestampTz gov_last_end = 0;	/* end of the last booked query */
@@ -144,7 +153,7 @@ gov_query_done(bool xact_ends)
  * statement have no active portal).
  */
 #define GOV_TOP_LEVEL() \
-	(gov_my_slot != NULL && gov_nesting == 0 && ActivePortal != NULL)
+	(gov_my_slot != NULL && gov_exec_nesting + gov_util_nesting == 0 && ActivePortal != NULL)
 
 static void
 gov_ExecutorStart(QueryDesc *queryDesc, int eflags)
@@ -163,19 +172,12 @@ gov_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	GOV_SYNC_XACT_TIMEOUT(gov_my_slot);
 	if (GOV_TOP_LEVEL() && !(eflags & EXEC_FLAG_EXPLAIN_ONLY))
 		gov_query_start();
-	gov_nesting++;
-	PG_TRY();
-	{
-		if (prev_ExecutorStart)
-			prev_ExecutorStart(queryDesc, eflags);
-		else
-			standard_ExecutorStart(queryDesc, eflags);
-	}
-	PG_FINALLY();
-	{
-		gov_nesting--;
-	}
-	PG_END_TRY();
+	gov_exec_nesting++;
+	if (prev_ExecutorStart)
+		prev_ExecutorStart(queryDesc, eflags);
+	else
+		standard_ExecutorStart(queryDesc, eflags);
+	gov_exec_nesting--;
 }
 
 /* A SELECT is done when its run returns: the portal may be closed much later. */
@@ -203,19 +205,12 @@ gov_ExecutorRun(GOV_EXECUTOR_RUN_ARGS)
 	/* Another Execute of a portal whose earlier run was booked. */
 	if (top && gov_q_state != GOV_Q_OPEN)
 		gov_query_start();
-	gov_nesting++;
-	PG_TRY();
-	{
-		if (prev_ExecutorRun)
-			prev_ExecutorRun(GOV_EXECUTOR_RUN_PASS);
-		else
-			standard_ExecutorRun(GOV_EXECUTOR_RUN_PASS);
-	}
-	PG_FINALLY();
-	{
-		gov_nesting--;
-	}
-	PG_END_TRY();
+	gov_exec_nesting++;
+	if (prev_ExecutorRun)
+		prev_ExecutorRun(GOV_EXECUTOR_RUN_PASS);
+	else
+		standard_ExecutorRun(GOV_EXECUTOR_RUN_PASS);
+	gov_exec_nesting--;
 	if (top && gov_done_after_run(queryDesc))
 		gov_query_done(!IsTransactionBlock());
 }
@@ -231,19 +226,12 @@ gov_ExecutorFinish(QueryDesc *queryDesc)
 			standard_ExecutorFinish(queryDesc);
 		return;
 	}
-	gov_nesting++;
-	PG_TRY();
-	{
-		if (prev_ExecutorFinish)
-			prev_ExecutorFinish(queryDesc);
-		else
-			standard_ExecutorFinish(queryDesc);
-	}
-	PG_FINALLY();
-	{
-		gov_nesting--;
-	}
-	PG_END_TRY();
+	gov_exec_nesting++;
+	if (prev_ExecutorFinish)
+		prev_ExecutorFinish(queryDesc);
+	else
+		standard_ExecutorFinish(queryDesc);
+	gov_exec_nesting--;
 }
 
 static void
@@ -311,14 +299,14 @@ gov_ProcessUtility(GOV_PROCESS_UTILITY_ARGS)
 	if (unlikely(gov_my_slot->has_max_active) && gov_starts_work(pstmt))
 		gov_active_begin();
 	GOV_SYNC_XACT_TIMEOUT(gov_my_slot);
-	top = gov_nesting == 0;
+	top = gov_exec_nesting + gov_util_nesting == 0;
 	if (top)
 	{
 		/* In a failed block the transaction was already booked at the error. */
 		was_aborted = IsAbortedTransactionBlockState();
 		gov_query_start();
 	}
-	gov_nesting++;
+	gov_util_nesting++;
 	PG_TRY();
 	{
 		if (prev_ProcessUtility)
@@ -328,7 +316,7 @@ gov_ProcessUtility(GOV_PROCESS_UTILITY_ARGS)
 	}
 	PG_FINALLY();
 	{
-		gov_nesting--;
+		gov_util_nesting--;
 	}
 	PG_END_TRY();
 	if (top)
@@ -354,6 +342,10 @@ gov_xact_callback(XactEvent event, void *arg)
 	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
 		event != XACT_EVENT_PREPARE)
 		return;
+	/* An error unwound the executor calls it was inside of. */
+	if (event == XACT_EVENT_ABORT)
+		gov_exec_nesting = 0;
+	gov_sub_depth = 0;
 	/* The transaction's active slot goes back, or its wait for one ends. */
 	if (unlikely(gov_active_pending(slot)))
 		gov_active_end();
@@ -363,7 +355,7 @@ gov_xact_callback(XactEvent event, void *arg)
 		return;
 	now = GetCurrentTimestamp();
 	/* Inside a procedure (nesting > 0) its CALL is still running. */
-	if (gov_nesting == 0 && gov_q_state != GOV_Q_NONE)
+	if (gov_exec_nesting + gov_util_nesting == 0 && gov_q_state != GOV_Q_NONE)
 		gov_book_query(now);
 	gov_counter_add(&slot->counters.xact_count, 1);
 	/* Its wait for an active slot is booked as wait time, not here. */
@@ -374,13 +366,40 @@ gov_xact_callback(XactEvent event, void *arg)
 	gov_last_end = now;
 }
 
-/* A client statement failed inside a savepoint: book it now. */
+/*
+ * Subtransactions keep the executor nesting of their start, which an
+ * abort puts back; a client statement that failed inside a savepoint is
+ * booked then.
+ */
 static void
 gov_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 					 SubTransactionId parentSubid, void *arg)
 {
-	if (event != SUBXACT_EVENT_ABORT_SUB || gov_my_slot == NULL)
+	if (gov_my_slot == NULL)
 		return;
-	if (gov_nesting == 0 && gov_q_state == GOV_Q_OPEN)
-		gov_book_query(GetCurrentTimestamp());
+	switch (event)
+	{
+		case SUBXACT_EVENT_START_SUB:
+			if (gov_sub_depth == gov_sub_cap)
+			{
+				gov_sub_cap = Max(16, gov_sub_cap * 2);
+				gov_sub_nesting = gov_sub_nesting == NULL ?
+					MemoryContextAlloc(TopMemoryContext, sizeof(int) * gov_sub_cap) :
+					repalloc(gov_sub_nesting, sizeof(int) * gov_sub_cap);
+			}
+			gov_sub_nesting[gov_sub_depth++] = gov_exec_nesting;
+			break;
+		case SUBXACT_EVENT_COMMIT_SUB:
+			if (gov_sub_depth > 0)
+				gov_sub_depth--;
+			break;
+		case SUBXACT_EVENT_ABORT_SUB:
+			if (gov_sub_depth > 0)
+				gov_exec_nesting = gov_sub_nesting[--gov_sub_depth];
+			if (gov_exec_nesting + gov_util_nesting == 0 && gov_q_state == GOV_Q_OPEN)
+				gov_book_query(GetCurrentTimestamp());
+			break;
+		default:
+			break;
+	}
 }

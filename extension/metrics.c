@@ -190,21 +190,15 @@ gov_metrics_define_settings(void)
 static void
 gov_prom_pool_labels(StringInfo b, const GovPoolKey *key)
 {
-	appendStringInfoString(b, "{database=\"");
-	gov_prom_value(b, NameStr(key->database));
-	appendStringInfoString(b, "\",user=\"");
-	gov_prom_value(b, NameStr(key->role));
-	appendStringInfoString(b, "\",application_name=\"");
-	gov_prom_value(b, NameStr(key->appname));
-	appendStringInfoString(b, "\"}");
+	gov_prom_labels(b, (const char *const[]) {
+		"database", NameStr(key->database), "user", NameStr(key->role),
+		"application_name", NameStr(key->appname), NULL});
 }
 
 static void
 gov_prom_db_labels(StringInfo b, const GovPoolKey *key)
 {
-	appendStringInfoString(b, "{database=\"");
-	gov_prom_value(b, NameStr(key->database));
-	appendStringInfoString(b, "\"}");
+	gov_prom_labels(b, (const char *const[]) {"database", NameStr(key->database), NULL});
 }
 
 /* Which number of a pool or database row a metric shows. */

@@ -152,22 +152,19 @@ gov_bouncer_stat(const GovPoolTotals *t, GovBouncerStat s)
 static void
 gov_bouncer_pool_labels(StringInfo b, const GovBouncerPool *p)
 {
-	appendStringInfoString(b, "{database=\"");
-	gov_prom_value(b, NameStr(p->database));
-	appendStringInfoString(b, "\",user=\"");
-	gov_prom_value(b, NameStr(p->role));
-	appendStringInfoString(b, "\"}");
+	gov_prom_labels(b, (const char *const[]) {
+		"database", NameStr(p->database), "user", NameStr(p->role), NULL});
 }
 
 static void
 gov_bouncer_db_labels(StringInfo b, const char *db, bool transaction_mode)
 {
-	appendStringInfoString(b, "{name=\"");
-	gov_prom_value(b, db);
-	appendStringInfo(b, "\",host=\"\",port=\"%d\",database=\"", PostPortNumber);
-	gov_prom_value(b, db);
-	appendStringInfo(b, "\",force_user=\"\",pool_mode=\"%s\"}",
-					 transaction_mode ? "transaction" : "session");
+	char		port[12];
+
+	snprintf(port, sizeof(port), "%d", PostPortNumber);
+	gov_prom_labels(b, (const char *const[]) {
+		"name", db, "host", "", "port", port, "database", db, "force_user", "",
+		"pool_mode", transaction_mode ? "transaction" : "session", NULL});
 }
 
 /* Caps and flags of the databases listed, from the rules that name only one. */

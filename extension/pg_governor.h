@@ -295,6 +295,7 @@ typedef struct GovSlot
  * Pools (pools.c)
  * ----------------------------------------------------------------
  */
+/* Only uint64 counters: gov_totals_add sums them as an array. */
 typedef struct GovPoolTotals
 {
 	uint64		xact_count;

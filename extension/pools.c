@@ -310,16 +310,15 @@ gov_gauges_add(GovPoolGauges *g, const GovSlot *slot, int slotno)
 void
 gov_totals_add(GovPoolTotals *t, const GovPoolTotals *a)
 {
-	t->xact_count += a->xact_count;
-	t->query_count += a->query_count;
-	t->xact_time_us += a->xact_time_us;
-	t->query_time_us += a->query_time_us;
-	t->wait_time_us += a->wait_time_us;
-	t->assignments += a->assignments;
-	t->connections += a->connections;
-	t->rejected += a->rejected;
-	t->terminated += a->terminated;
-	t->auth_failed += a->auth_failed;
+	uint64	   *into = (uint64 *) t;
+	const uint64 *add = (const uint64 *) a;
+	int			i;
+
+	/* Every total is a uint64 counter: sum them as an array. */
+	StaticAssertStmt(sizeof(GovPoolTotals) % sizeof(uint64) == 0,
+					 "GovPoolTotals holds only uint64 counters");
+	for (i = 0; i < sizeof(GovPoolTotals) / sizeof(uint64); i++)
+		into[i] += add[i];
 }
 
 void

@@ -10,11 +10,27 @@
 #include "mb/pg_wchar.h"
 
 #include "prom.h"
+#include "text.h"
 
 void
 gov_prom_family(StringInfo b, const char *name, const char *type, const char *help)
 {
 	appendStringInfo(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+void
+gov_prom_labels(StringInfo b, const char *const *pairs)
+{
+	char		sep = '{';
+
+	for (; pairs[0] != NULL; pairs += 2)
+	{
+		appendStringInfo(b, "%c%s=\"", sep, pairs[0]);
+		gov_prom_value(b, pairs[1]);
+		appendStringInfoChar(b, '"');
+		sep = ',';
+	}
+	appendStringInfoChar(b, '}');
 }
 
 void
@@ -24,13 +40,9 @@ gov_prom_value(StringInfo b, const char *s)
 
 	while (*p)
 	{
-		int			len = pg_utf_mblen(p);
-		int			i;
-		bool		ok = true;
+		int			len = gov_utf8_char_len(p);
 
-		for (i = 1; i < len && ok; i++)
-			ok = p[i] != '\0';
-		if (!ok || !pg_utf8_islegal(p, len))
+		if (len == 0)
 		{
 			appendStringInfoChar(b, '?');
 			p++;

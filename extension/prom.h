@@ -21,6 +21,9 @@ extern void gov_prom_family(StringInfo b, const char *name, const char *type,
 /* A label value: valid UTF-8, backslash, double quote and newline escaped. */
 extern void gov_prom_value(StringInfo b, const char *s);
 
+/* {name="value",...} from name, value, ..., NULL; values escaped. */
+extern void gov_prom_labels(StringInfo b, const char *const *pairs);
+
 /* ' value\n' */
 extern void gov_prom_double(StringInfo b, double v);
 extern void gov_prom_uint(StringInfo b, uint64 v);

@@ -37,6 +37,7 @@
 #include "utils/relcache.h"
 
 #include "registry.h"
+#include "text.h"
 
 GovSlot    *gov_my_slot = NULL;
 int			gov_my_slotno = -1;
@@ -51,16 +52,11 @@ gov_name_copy(NameData *dst, const char *src)
 	memset(dst, 0, sizeof(NameData));
 	while (*p)
 	{
-		int			len = pg_utf_mblen(p);
-		int			i;
-		bool		ok = true;
+		int			len = gov_utf8_char_len(p);
 
-		for (i = 1; i < len && ok; i++)
-			ok = p[i] != '\0';
-		if (!ok || !pg_utf8_islegal(p, len))
+		if (len == 0)
 		{
 			/* Not UTF-8: one '?' per byte, like the server does for appnames. */
-			len = 1;
 			if (n + 1 > NAMEDATALEN - 1)
 				break;
 			out[n++] = '?';

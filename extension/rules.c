@@ -173,6 +173,22 @@ gov_find_rule(const char *name)
 	return -1;
 }
 
+void
+gov_rules_alloc(GovRulesCopy *copy)
+{
+	copy->rules = palloc(sizeof(GovRule) * gov_max_rules);
+	copy->states = palloc(sizeof(GovRuleState) * gov_max_rules);
+}
+
+int
+gov_rules_copy(GovRulesCopy *copy)
+{
+	Assert(LWLockHeldByMe(gov->lock));
+	memcpy(copy->rules, gov->rules, sizeof(GovRule) * gov->nrules);
+	memcpy(copy->states, gov->rule_state, sizeof(GovRuleState) * gov->nrules);
+	return gov->nrules;
+}
+
 int64
 gov_rule_queue_timeout(const GovRule *rule)
 {
@@ -590,18 +606,18 @@ gov_rules_check_names(void)
 	int			n;
 	int			i;
 	NameData   *names;
+	GovRulesCopy copy;
 	GovRule    *rules;
 	GovRuleState *states;
 
 	/* Copy what is checked: catalog lookups do not run under gov->lock. */
-	rules = palloc(sizeof(GovRule) * gov_max_rules);
-	states = palloc(sizeof(GovRuleState) * gov_max_rules);
+	gov_rules_alloc(&copy);
 	names = palloc(sizeof(NameData) * gov_max_rules);
 	LWLockAcquire(gov->lock, LW_SHARED);
-	n = gov->nrules;
-	memcpy(rules, gov->rules, sizeof(GovRule) * n);
-	memcpy(states, gov->rule_state, sizeof(GovRuleState) * n);
+	n = gov_rules_copy(&copy);
 	LWLockRelease(gov->lock);
+	rules = copy.rules;
+	states = copy.states;
 
 	for (i = 0; i < n; i++)
 	{

@@ -46,6 +46,21 @@ extern void gov_match_rules(GovSlot *slot);
 /* Index of the loaded rule with this name, -1 if none.  Caller holds gov->lock. */
 extern int	gov_find_rule(const char *name);
 
+/*
+ * A copy of the rules in force and their state, for work that must not
+ * run under gov->lock: arrays of governor.max_rules entries, allocated by
+ * gov_rules_alloc before taking the lock; gov_rules_copy (caller holds
+ * gov->lock) fills them and returns how many rules there are.
+ */
+typedef struct GovRulesCopy
+{
+	GovRule    *rules;
+	GovRuleState *states;
+} GovRulesCopy;
+
+extern void gov_rules_alloc(GovRulesCopy *copy);
+extern int	gov_rules_copy(GovRulesCopy *copy);
+
 /* The rule's queue timeout in ms (its own, else governor.queue_timeout). */
 extern int64 gov_rule_queue_timeout(const GovRule *rule);
 

@@ -18,6 +18,7 @@
 #include <limits.h>
 
 #include "utils/guc.h"
+#include "utils/memutils.h"
 
 #include "pools.h"
 #include "settings.h"
@@ -34,54 +35,65 @@ static int	gov_health_wait_crit_ms = 500;
 static double gov_health_errors_warn = 1;
 static double gov_health_errors_crit = 5;
 
+/* The thresholds of governor.health: a warning and a critical level each. */
+typedef struct GovThreshold
+{
+	const char *name;			/* governor.health_<name>_warn / _crit */
+	const char *what;			/* "<what> that is a warning / critical" */
+	const char *hint;
+	int			unit;			/* GUC_UNIT_*, 0 */
+	double		max;
+	double	   *real[2];		/* a real setting, or */
+	int		   *integer[2];		/* an integer one */
+} GovThreshold;
+
+static const GovThreshold gov_thresholds[] = {
+	{"connections", "connection usage (percent of usable connections)",
+	 "Usable connections are max_connections minus the reserved ones.", 0, 1000,
+	 {&gov_health_conn_warn, &gov_health_conn_crit}, {NULL, NULL}},
+	{"waiting", "number of sessions waiting (at login or for an active slot)", NULL, 0, INT_MAX,
+	 {NULL, NULL}, {&gov_health_waiting_warn, &gov_health_waiting_crit}},
+	{"wait", "average wait per server assignment over the stats period", NULL, GUC_UNIT_MS, INT_MAX,
+	 {NULL, NULL}, {&gov_health_wait_warn_ms, &gov_health_wait_crit_ms}},
+	{"errors", "percent of login attempts refused or failing authentication over the stats period", NULL, 0, 100,
+	 {&gov_health_errors_warn, &gov_health_errors_crit}, {NULL, NULL}},
+};
+
 void
 gov_stats_define_settings(void)
 {
+	static const char *const level[2] = {"warn", "crit"};
+	static const char *const level_text[2] = {"a warning", "critical"};
+	int			t,
+				l;
+
 	DefineCustomIntVariable("governor.stats_period",
 							"Width of the window behind the avg_* columns of governor.stats.",
 							"The worker takes a snapshot of every pool this often; averages cover the last one to two periods, like PgBouncer's stats_period.",
 							&gov_stats_period_s, 60, 1, 86400,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
-	DefineCustomRealVariable("governor.health_connections_warn",
-							 "governor.health: connection usage (percent of usable connections) that is a warning.",
-							 "Usable connections are max_connections minus the reserved ones.",
-							 &gov_health_conn_warn, 70, 0, 1000,
-							 PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomRealVariable("governor.health_connections_crit",
-							 "governor.health: connection usage (percent of usable connections) that is critical.",
-							 NULL,
-							 &gov_health_conn_crit, 90, 0, 1000,
-							 PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("governor.health_waiting_warn",
-							"governor.health: number of sessions waiting (at login or for an active slot) that is a warning.",
-							NULL,
-							&gov_health_waiting_warn, 5, 0, INT_MAX,
-							PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("governor.health_waiting_crit",
-							"governor.health: number of sessions waiting (at login or for an active slot) that is critical.",
-							NULL,
-							&gov_health_waiting_crit, 20, 0, INT_MAX,
-							PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("governor.health_wait_warn",
-							"governor.health: average admission wait over the stats period that is a warning.",
-							NULL,
-							&gov_health_wait_warn_ms, 100, 0, INT_MAX,
-							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
-	DefineCustomIntVariable("governor.health_wait_crit",
-							"governor.health: average admission wait over the stats period that is critical.",
-							NULL,
-							&gov_health_wait_crit_ms, 500, 0, INT_MAX,
-							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
-	DefineCustomRealVariable("governor.health_errors_warn",
-							 "governor.health: percent of login attempts refused or failing authentication over the stats period that is a warning.",
-							 NULL,
-							 &gov_health_errors_warn, 1, 0, 100,
-							 PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomRealVariable("governor.health_errors_crit",
-							 "governor.health: percent of login attempts refused or failing authentication over the stats period that is critical.",
-							 NULL,
-							 &gov_health_errors_crit, 5, 0, 100,
-							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	for (t = 0; t < lengthof(gov_thresholds); t++)
+	{
+		const GovThreshold *th = &gov_thresholds[t];
+
+		for (l = 0; l < 2; l++)
+		{
+			/* The server keeps the descriptions, not a copy: allocate them for good. */
+			MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+			char	   *name = psprintf("governor.health_%s_%s", th->name, level[l]);
+			char	   *desc = psprintf("governor.health: %s that is %s.", th->what, level_text[l]);
+			const char *hint = l == 0 ? th->hint : NULL;
+
+			MemoryContextSwitchTo(old);
+
+			if (th->real[l] != NULL)
+				DefineCustomRealVariable(name, desc, hint, th->real[l], *th->real[l], 0, th->max,
+										 PGC_SIGHUP, th->unit, NULL, NULL, NULL);
+			else
+				DefineCustomIntVariable(name, desc, hint, th->integer[l], *th->integer[l], 0,
+										(int) th->max, PGC_SIGHUP, th->unit, NULL, NULL, NULL);
+		}
+	}
 }
 
 /*

@@ -28,6 +28,7 @@
 #include "metrics.h"
 #include "pools.h"
 #include "registry.h"
+#include "rules.h"
 #include "settings.h"
 #include "stats.h"
 
@@ -334,6 +335,7 @@ gov_rule_usage(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int		   *in_xact;
+	GovRulesCopy copy;
 	GovRule    *rules;
 	GovRuleState *states;
 	int			nrules;
@@ -343,13 +345,12 @@ gov_rule_usage(PG_FUNCTION_ARGS)
 	gov_require_preload();
 	gov_init_srf(fcinfo);
 	in_xact = palloc0(sizeof(int) * gov_max_rules);
-	rules = palloc(sizeof(GovRule) * gov_max_rules);
-	states = palloc(sizeof(GovRuleState) * gov_max_rules);
+	gov_rules_alloc(&copy);
+	rules = copy.rules;
+	states = copy.states;
 
 	LWLockAcquire(gov->lock, LW_SHARED);
-	nrules = gov->nrules;
-	memcpy(rules, gov->rules, sizeof(GovRule) * nrules);
-	memcpy(states, gov->rule_state, sizeof(GovRuleState) * nrules);
+	nrules = gov_rules_copy(&copy);
 	for (i = 0; i < gov_nslots; i++)
 	{
 		GovSlot    *slot = &gov_slots[i];

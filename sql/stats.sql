@@ -63,6 +63,31 @@ SELECT 1/0;
 SELECT total_xact_count - :x0 AS xacts, total_query_count - :q0 AS queries
   FROM my_pool;
 
+-- A function that catches an error of a query it runs (its subtransaction
+-- unwinds the nested executor calls) leaves the counting exact.
+CREATE FUNCTION gov_catch() RETURNS int LANGUAGE plpgsql AS $$
+BEGIN
+  BEGIN
+    PERFORM 1 / (random() * 0)::int;
+  EXCEPTION WHEN division_by_zero THEN
+    RETURN 1;
+  END;
+  RETURN 0;
+END $$;
+SELECT total_xact_count AS x0, total_query_count AS q0 FROM my_pool \gset
+SELECT gov_catch();
+SELECT 6 AS six;
+BEGIN;
+SELECT 7 AS seven;
+SAVEPOINT b;
+SELECT gov_catch();
+RELEASE b;
+SELECT 8 AS eight;
+COMMIT;
+-- Expect 4 transactions and 10 queries, the \gset SELECT included.
+SELECT total_xact_count - :x0 AS xacts, total_query_count - :q0 AS queries
+  FROM my_pool;
+
 -- Units are microseconds; idle in transaction counts in xact time only.
 SELECT total_xact_count AS x0, total_query_count AS q0,
        total_xact_time AS xt0, total_query_time AS qt0
