@@ -252,7 +252,7 @@ static const GovPromMetric gov_pool_gauges[] = {
 static const GovPromMetric gov_stats_counters[] = {
 	{"sql_transactions_pooled_total", "counter", GF_XACT_COUNT, "Transactions of client sessions (SHOW STATS total_xact_count)."},
 	{"queries_pooled_total", "counter", GF_QUERY_COUNT, "Client statements (SHOW STATS total_query_count)."},
-	{"server_in_transaction_seconds_total", "counter", GF_XACT_TIME_S, "Time spent in transactions, idle in transaction included (SHOW STATS total_xact_time)."},
+	{"server_in_transaction_seconds_total", "counter", GF_XACT_TIME_S, "Time spent in transactions, idle in transaction included, waits for an active slot not (SHOW STATS total_xact_time)."},
 	{"queries_duration_seconds_total", "counter", GF_QUERY_TIME_S, "Time spent executing client statements (SHOW STATS total_query_time)."},
 	{"client_wait_seconds_total", "counter", GF_WAIT_TIME_S, "Time sessions waited in the login queue or for an active slot, booked when served (SHOW STATS total_wait_time)."},
 	{"connections_total", "counter", GF_CONNECTIONS, "Sessions admitted."},
@@ -558,7 +558,7 @@ gov_prom_rules(StringInfo b)
 
 		/* How long waits lasted, whether they ended with a place or not. */
 		gov_prom_family(b, "pg_governor_rule_login_wait_seconds", "histogram",
-						"Time logins of the rule waited for a slot (0 for those that did not wait), admitted or not.");
+						"Time logins governed by the rule waited in its queue (0 for those that did not wait there), admitted or not.");
 		for (i = 0; i < nrules; i++)
 		{
 			gov_prom_rule_label(&lb, &rules[i]);
@@ -572,7 +572,7 @@ gov_prom_rules(StringInfo b)
 			continue;
 		if (k++ == 0)
 			gov_prom_family(b, "pg_governor_rule_active_wait_seconds", "histogram",
-							"Time transactions of a max_active rule waited for an active slot (0 for those that did not wait).");
+							"Time transactions of a max_active rule waited for its active slot (0 for those that did not wait there).");
 		gov_prom_rule_label(&lb, &rules[i]);
 		gov_prom_histogram(b, "pg_governor_rule_active_wait_seconds", lb.data,
 						   &rules[i].state.wait_hist[GOV_BUCKET_ACTIVE]);
