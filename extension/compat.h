@@ -305,6 +305,7 @@ gov_init_srf(FunctionCallInfo fcinfo)
 			disable_timeout(TRANSACTION_TIMEOUT, false); \
 	} while (0)
 #define gov_server_xact_timer_start(ms)	enable_timeout_after(TRANSACTION_TIMEOUT, (ms))
+#define gov_server_xact_timer_start_at(fin)	enable_timeout_at(TRANSACTION_TIMEOUT, (fin))
 #endif
 
 /* Intervals can be infinite from 17 on. */

@@ -169,9 +169,12 @@ gov_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	/* A max_active rule: the transaction's first statement takes a slot. */
 	if (unlikely(gov_my_slot->has_max_active))
 		gov_active_begin();
-	GOV_SYNC_XACT_TIMEOUT(gov_my_slot);
-	if (GOV_TOP_LEVEL() && !(eflags & EXEC_FLAG_EXPLAIN_ONLY))
-		gov_query_start();
+	if (GOV_TOP_LEVEL())
+	{
+		GOV_SYNC_XACT_TIMEOUT(gov_my_slot);
+		if (!(eflags & EXEC_FLAG_EXPLAIN_ONLY))
+			gov_query_start();
+	}
 	gov_exec_nesting++;
 	if (prev_ExecutorStart)
 		prev_ExecutorStart(queryDesc, eflags);
@@ -298,10 +301,10 @@ gov_ProcessUtility(GOV_PROCESS_UTILITY_ARGS)
 	}
 	if (unlikely(gov_my_slot->has_max_active) && gov_starts_work(pstmt))
 		gov_active_begin();
-	GOV_SYNC_XACT_TIMEOUT(gov_my_slot);
 	top = gov_exec_nesting + gov_util_nesting == 0;
 	if (top)
 	{
+		GOV_SYNC_XACT_TIMEOUT(gov_my_slot);
 		/* In a failed block the transaction was already booked at the error. */
 		was_aborted = IsAbortedTransactionBlockState();
 		gov_query_start();
@@ -320,8 +323,11 @@ gov_ProcessUtility(GOV_PROCESS_UTILITY_ARGS)
 	}
 	PG_END_TRY();
 	if (top)
+	{
+		GOV_NOTE_CLIENT_XACT_TIMEOUT(pstmt->utilityStmt);
 		gov_query_done(!was_aborted &&
 					   (!IsTransactionBlock() || gov_ends_transaction(pstmt)));
+	}
 }
 
 /*

@@ -325,36 +325,29 @@ gov_end_session(const GovTarget *t, GovEndKind kind, const char *rule,
  * ----------------------------------------------------------------
  */
 #ifdef GOV_HAVE_TRANSACTION_TIMEOUT
+int			gov_xact_timeout_client = -1;
 int			gov_xact_timeout_armed = 0;
-static int	gov_xact_timeout_saved = 0;	/* the session's own value */
 static NameData gov_armed_rule;		/* the rule the armed limit is of */
 static GovEndKind gov_self_end = GOV_NUM_END_KINDS;	/* the server ended us for it */
 static double gov_self_observed_s;
 
-static void
-gov_set_xact_timeout(int ms)
-{
-	char		buf[16];
-
-	snprintf(buf, sizeof(buf), "%d", ms);
-	(void) set_config_option("transaction_timeout", buf, PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SET, true, 0, false);
-}
-
 /*
- * Arm (or release) transaction_timeout at the session's
- * max_transaction_duration.  It is set like a client's SET, so a client
- * can change it; the next statement arms it again, and the worker ends a
- * transaction that outlives it anyway.  A stricter value of the client's
- * own is left alone.
+ * Make transaction_timeout what the session should run with: the stricter
+ * of its own value and its rules' max_transaction_duration.  It is set
+ * like a client's SET, transactionally: an abort that undoes it is seen
+ * at the next statement, which sets it again.  The running transaction
+ * is timed from its start (or from its active slot), not from now.
  */
 void
 gov_xact_timeout_sync(void)
 {
 	GovSlot    *slot = gov_my_slot;
 	int			wanted;
+	int			desired;
 	int			rule;
 
+	if (gov_xact_timeout_client < 0)
+		gov_xact_timeout_client = TransactionTimeout;
 	LWLockAcquire(gov->lock, LW_SHARED);
 	wanted = gov_xact_timeout_wanted(slot);
 	rule = slot->limits.rule[GOV_END_XACT_DURATION];
@@ -362,23 +355,38 @@ gov_xact_timeout_sync(void)
 		gov_armed_rule = gov->rules[rule].name;
 	LWLockRelease(gov->lock);
 
-	if (wanted > 0 && TransactionTimeout > 0 && TransactionTimeout <= wanted &&
-		TransactionTimeout != gov_xact_timeout_armed)
-		gov_xact_timeout_armed = 0;		/* the client's own, stricter */
-	else if (wanted > 0)
+	desired = gov_xact_timeout_desired(wanted);
+	if (TransactionTimeout != desired)
 	{
-		if (gov_xact_timeout_armed == 0)
-			gov_xact_timeout_saved = TransactionTimeout;
-		gov_set_xact_timeout(wanted);
-		gov_xact_timeout_armed = wanted;
+		char		buf[16];
+
+		snprintf(buf, sizeof(buf), "%d", desired);
+		(void) set_config_option("transaction_timeout", buf, PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SET, true, 0, false);
+		if (desired > 0 && IsTransactionState())
+		{
+			TimestampTz since = GetCurrentTransactionStartTimestamp();
+
+			if (slot->holds_active && slot->active_since > since)
+				since = slot->active_since;
+			gov_server_xact_timer_start_at(TimestampTzPlusMilliseconds(since, desired));
+		}
 	}
-	else
-	{
-		if (gov_xact_timeout_armed != 0 && TransactionTimeout == gov_xact_timeout_armed)
-			gov_set_xact_timeout(gov_xact_timeout_saved);
-		gov_xact_timeout_armed = 0;
-	}
+	gov_xact_timeout_armed = wanted > 0 && desired == wanted ? wanted : 0;
 	pg_atomic_write_u64(&slot->armed_xact_ms, gov_xact_timeout_armed);
+}
+
+/* After a top-level SET or RESET: the session's own value is what it chose. */
+void
+gov_xact_timeout_client_set(Node *stmt)
+{
+	VariableSetStmt *set = (VariableSetStmt *) stmt;
+
+	if (stmt == NULL || !IsA(stmt, VariableSetStmt) || set->is_local)
+		return;
+	if (set->kind == VAR_RESET_ALL ||
+		(set->name != NULL && strcmp(set->name, "transaction_timeout") == 0))
+		gov_xact_timeout_client = TransactionTimeout;
 }
 
 /*

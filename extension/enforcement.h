@@ -10,6 +10,8 @@
 #define GOV_ENFORCEMENT_H
 
 #include "pg_governor.h"
+#include "access/xact.h"
+
 #include "registry.h"
 
 /* When and why the governor will end a session that stays as it is. */
@@ -78,12 +80,15 @@ extern void gov_count_end(const char *rule, GovEndKind kind, bool monitor);
 /*
  * 17+: the session lets the server end its transactions at its
  * max_transaction_duration (transaction_timeout, 25P04, exact); the
- * worker stays the fallback, GOV_XACT_TIMEOUT_GRACE_US later.  The hooks
- * call gov_xact_timeout_sync when transaction_timeout is not what the
- * session's rules want.
+ * worker stays the fallback, GOV_XACT_TIMEOUT_GRACE_US later.  A stricter
+ * value of the session's own is kept.  Client-level statements call
+ * GOV_SYNC_XACT_TIMEOUT, which syncs when transaction_timeout is not what
+ * it should be; the utility hook reports the session's own SET/RESET.
  */
-extern int	gov_xact_timeout_armed;		/* ms we set, 0: none */
+extern int	gov_xact_timeout_client;	/* the session's own value, -1: unknown */
+extern int	gov_xact_timeout_armed;		/* the rule limit in force, 0: none */
 extern void gov_xact_timeout_sync(void);
+extern void gov_xact_timeout_client_set(Node *stmt);
 
 static inline int
 gov_xact_timeout_wanted(const GovSlot *slot)
@@ -93,29 +98,33 @@ gov_xact_timeout_wanted(const GovSlot *slot)
 	return slot->exempt != GOV_NOT_EXEMPT || ms <= 0 ? 0 : (int) Min(ms, INT_MAX);
 }
 
-static inline bool
-gov_xact_timeout_stale(const GovSlot *slot)
+/* The stricter of the session's own value and the rules' limit (0: none). */
+static inline int
+gov_xact_timeout_desired(int wanted)
 {
-	int			wanted = gov_xact_timeout_wanted(slot);
-	int			now = gov_server_xact_timeout();
+	int			own = gov_xact_timeout_client;
 
-	if (wanted == 0)
-		return gov_xact_timeout_armed != 0;
-	return now <= 0 || now > wanted ||
-		(now == gov_xact_timeout_armed && now != wanted);
+	if (wanted <= 0)
+		return own;
+	return own > 0 && own < wanted ? own : wanted;
 }
 
 #define GOV_SYNC_XACT_TIMEOUT(slot) \
 	do { \
-		if (unlikely(gov_xact_timeout_stale(slot))) \
+		if (unlikely(gov_xact_timeout_client < 0 || \
+					 gov_server_xact_timeout() != \
+					 gov_xact_timeout_desired(gov_xact_timeout_wanted(slot))) && \
+			IsTransactionState() && !IsInParallelMode()) \
 			gov_xact_timeout_sync(); \
 	} while (0)
+#define GOV_NOTE_CLIENT_XACT_TIMEOUT(stmt) gov_xact_timeout_client_set(stmt)
 
 /* Around a wait for an active slot (active.c). */
 extern void gov_xact_timeout_hold(void);
 extern void gov_xact_timeout_restart(void);
 #else
 #define GOV_SYNC_XACT_TIMEOUT(slot) ((void) 0)
+#define GOV_NOTE_CLIENT_XACT_TIMEOUT(stmt) ((void) 0)
 #define gov_xact_timeout_hold() ((void) 0)
 #define gov_xact_timeout_restart() ((void) 0)
 #endif

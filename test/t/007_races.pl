@@ -46,6 +46,33 @@ is($node->safe_psql('postgres', "SELECT total_terminated_transaction_duration FR
 ($rc, $out, $err) = gov_try_login($node, 'SHOW transaction_timeout', app => 'other');
 is($out, '0', 'sessions the rule does not govern keep their own transaction_timeout');
 
+# A stricter value of the session's own stays, and ends the transaction
+# with the server's own message (not booked to the rule).
+($rc, $out, $err) = gov_try_login($node, "SET transaction_timeout = '300ms'; SELECT pg_sleep(3);",
+	user => 'app', app => 'xd');
+like($err, qr/FATAL:  25P04: terminating connection due to transaction timeout/,
+	'a stricter transaction_timeout the session set itself is kept');
+is($node->safe_psql('postgres', "SELECT total_terminated_transaction_duration FROM governor.rule_usage WHERE rule = 'xd'"),
+	'1', 'and not booked to the rule');
+
+# The limit is raised while a session runs; the transaction that armed the
+# new value rolls back (undoing it): the next one runs under the new limit.
+my $s = gov_session($node, app => 'xd');
+is(gov_query($s, 'SHOW transaction_timeout;'), '1s', 'armed at the rule\'s limit');
+$node->safe_psql('postgres', q{
+	UPDATE governor.rules SET max_transaction_duration = '4s' WHERE name = 'xd';
+	SELECT governor.reload();
+});
+gov_query($s, 'BEGIN; SELECT 1; ROLLBACK;');
+is(gov_query($s, "BEGIN; SELECT pg_sleep(1.5); COMMIT; SELECT 'alive';"), "\nalive",
+	'a transaction longer than the old limit runs: the rolled-back arming was noticed');
+is(gov_query($s, 'SHOW transaction_timeout;'), '4s', 'armed at the new limit');
+gov_session_end($s, 1);
+$node->safe_psql('postgres', q{
+	UPDATE governor.rules SET max_transaction_duration = '1s' WHERE name = 'xd';
+	SELECT governor.reload();
+});
+
 my $have = $node->safe_psql('postgres', q{
 	SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'injection_points')});
 if ($have ne 't')
