@@ -220,8 +220,7 @@ gov_signal(const GovTarget *t, int sqlstate, const char *message, const char *de
 
 	LWLockAcquire(ProcArrayLock, LW_SHARED);
 	proc = BackendPidGetProcWithLock(t->who.pid);
-	ok = proc != NULL && proc == GetPGProcByNumber(t->slotno) && slot->pid == t->who.pid &&
-		pg_atomic_read_u32(&slot->signalled) == 0;
+	ok = proc != NULL && proc == GetPGProcByNumber(t->slotno) && slot->pid == t->who.pid;
 	if (ok && t->recheck != GOV_RECHECK_NONE)
 	{
 		LocalTransactionId cur_lxid = gov_proc_lxid(proc);
@@ -249,6 +248,13 @@ gov_signal(const GovTarget *t, int sqlstate, const char *message, const char *de
 				break;
 		}
 	}
+	/* Claim the session: one ender only, whoever comes second backs off. */
+	if (ok)
+	{
+		uint32		unclaimed = 0;
+
+		ok = pg_atomic_compare_exchange_u32(&slot->signalled, &unclaimed, 1);
+	}
 	if (ok)
 	{
 		slot->kill_sqlstate = sqlstate;
@@ -271,10 +277,9 @@ gov_signal(const GovTarget *t, int sqlstate, const char *message, const char *de
 		else if (gov_kill_backend(t->who.pid, SIGTERM) != 0)
 		{
 			pg_atomic_write_u32(&slot->kill_pending, 0);
+			pg_atomic_write_u32(&slot->signalled, 0);
 			ok = false;
 		}
-		if (ok)
-			pg_atomic_write_u32(&slot->signalled, 1);
 	}
 	LWLockRelease(ProcArrayLock);
 	if (wake_login)
@@ -330,6 +335,15 @@ int			gov_xact_timeout_armed = 0;
 static NameData gov_armed_rule;		/* the rule the armed limit is of */
 static GovEndKind gov_self_end = GOV_NUM_END_KINDS;	/* the server ended us for it */
 static double gov_self_observed_s;
+
+/* Claim our own ending, unless another ender has (gov_signal). */
+static bool
+gov_claim_self(GovSlot *slot)
+{
+	uint32		unclaimed = 0;
+
+	return pg_atomic_compare_exchange_u32(&slot->signalled, &unclaimed, 1);
+}
 
 /*
  * Make transaction_timeout what the session should run with: the stricter
@@ -433,11 +447,13 @@ gov_emit_log(ErrorData *edata)
 	GovSlot    *slot = gov_my_slot;
 
 #ifdef GOV_HAVE_TRANSACTION_TIMEOUT
-	/* The server's transaction_timeout, armed for our rule: name it. */
+	/*
+	 * The server's transaction_timeout, armed for our rule: name it, unless
+	 * someone else (the worker, governor.kill()) is ending us already.
+	 */
 	if (slot != NULL && edata->elevel == FATAL &&
 		edata->sqlerrcode == ERRCODE_TRANSACTION_TIMEOUT && gov_xact_timeout_armed != 0 &&
-		TransactionTimeout == gov_xact_timeout_armed &&
-		pg_atomic_read_u32(&slot->kill_pending) == 0)
+		TransactionTimeout == gov_xact_timeout_armed && gov_claim_self(slot))
 	{
 		char		message[GOV_TEXT_LEN];
 		TimestampTz since = GetCurrentTransactionStartTimestamp();
@@ -455,8 +471,7 @@ gov_emit_log(ErrorData *edata)
 		edata->message_id = edata->message;
 		edata->detail = pstrdup(gov_ends[GOV_END_XACT_DURATION].advice);
 		edata->hint = NULL;
-		/* The worker leaves us alone; the exit books it. */
-		pg_atomic_write_u32(&slot->signalled, 1);
+		/* Claimed: the worker leaves us alone; the exit books it. */
 		gov_self_end = GOV_END_XACT_DURATION;
 	}
 #endif
