@@ -15,10 +15,11 @@
  * always get in.
  *
  * Memory is bounded: one shared hash of governor.max_bans entries, keyed
- * by (role, address), holding both failure counts and bans.  When it is
- * full, a stale entry is reused; failing that the oldest ban expires
- * early, or the oldest count is forgotten, each with an event, so no
- * failure is dropped silently.
+ * by (role, address), holding both failure counts and bans; roles that do
+ * not exist share the key "" per address, so guessed names make no new
+ * entries.  When it is full, a stale entry is reused; failing that the
+ * oldest count is forgotten, or the oldest ban expires early, each with
+ * an event, so no failure is dropped silently.
  *
  * Locks: gov->bans_lock, LW_SHARED to look up, LW_EXCLUSIVE to count or
  * ban.  Events and pool totals are written after releasing it.
@@ -33,6 +34,7 @@
 
 #include "libpq/auth.h"
 #include "libpq/libpq-be.h"
+#include "utils/acl.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -110,7 +112,11 @@ gov_bans_attach(void)
 							 &info, HASH_ELEM | HASH_BLOBS);
 }
 
-/* The key of a TCP login; false for a local socket (never blocked). */
+/*
+ * The key of a TCP login; false for a local socket (never blocked).  A
+ * role that does not exist is keyed as "": guessed names cannot make an
+ * entry each, one address gets one.
+ */
 static bool
 gov_ban_key(const Port *port, GovBanKey *key)
 {
@@ -129,15 +135,20 @@ gov_ban_key(const Port *port, GovBanKey *key)
 	}
 	else
 		return false;
-	gov_name_copy(&key->role, port->user_name);
+	if (OidIsValid(get_role_oid(port->user_name, true)))
+		gov_name_copy(&key->role, port->user_name);
 	return true;
 }
 
 /*
- * Make room for one entry: a stale one, else the oldest ban, else the
- * oldest count.  Caller holds bans_lock exclusively; *forgot says what
- * was dropped (for an event after the lock).
+ * Make room for one entry: a stale one, else the oldest count, else the
+ * oldest ban (counts go first, so failures cannot push bans out), among
+ * at most GOV_BANS_PROBE entries: work under the exclusive lock does not
+ * grow with governor.max_bans.  Caller holds bans_lock exclusively;
+ * *forgot says what was dropped (for an event after the lock).
  */
+#define GOV_BANS_PROBE 256
+
 static void
 gov_bans_make_room(TimestampTz now, GovBan *forgot)
 {
@@ -147,6 +158,7 @@ gov_bans_make_room(TimestampTz now, GovBan *forgot)
 	GovBan	   *oldest_count = NULL;
 	GovBan	   *victim = NULL;
 	int64		window_us = (int64) gov_auth_fail_window_s * USECS_PER_SEC;
+	int			probed = 0;
 
 	memset(forgot, 0, sizeof(*forgot));
 	hash_seq_init(&seq, gov_bans);
@@ -154,6 +166,12 @@ gov_bans_make_room(TimestampTz now, GovBan *forgot)
 	{
 		bool		stale = e->since != 0 ? e->until <= now :
 			now - e->window_start > window_us;
+
+		if (++probed > GOV_BANS_PROBE)
+		{
+			hash_seq_term(&seq);
+			break;
+		}
 
 		if (stale)
 		{
@@ -168,7 +186,7 @@ gov_bans_make_room(TimestampTz now, GovBan *forgot)
 	}
 	if (victim == NULL)
 	{
-		victim = oldest_ban ? oldest_ban : oldest_count;
+		victim = oldest_count ? oldest_count : oldest_ban;
 		if (victim)
 			*forgot = *victim;
 	}

@@ -256,13 +256,21 @@ is(sql("SELECT governor.unban('pw', '127.0.0.1')"), '1', 'unban lifts it');
 ($rc, $out, $err) = pw_login('127.0.0.1', 'right');
 is($rc, 0, 'and the role logs in from there again');
 # Bounded memory: more (role, address) pairs than governor.max_bans.
+sql(join('', map { "CREATE ROLE ghost$_ LOGIN PASSWORD 'g';" } 1 .. 20));
 for my $i (1 .. 20)
 {
 	pw_login('127.0.0.1', 'x', "ghost$i") for 1 .. 3;
 }
 cmp_ok(sql('SELECT count(*) FROM governor.bans'), '<=', 16, 'never more bans than governor.max_bans');
-cmp_ok(sql("SELECT count(*) FROM governor.events WHERE action = 'unban' AND reason LIKE '%max_bans'"), '>=', 4,
-	'and what had to go is an event, not silence');
+my $forgotten = sql("SELECT count(*) FROM governor.events WHERE action = 'unban' AND reason LIKE '%max_bans'");
+cmp_ok($forgotten, '>=', 4, 'and what had to go is an event, not silence');
+# Guessed role names that do not exist share one entry per address: they
+# cannot push the bans out.
+pw_login('127.0.0.1', 'x', "nobody$_") for 1 .. 30;
+is(sql("SELECT count(*) FROM governor.bans WHERE role = ''"), '1',
+	'thirty role names that do not exist make one ban for the address');
+cmp_ok(sql("SELECT count(*) FROM governor.events WHERE action = 'unban' AND reason LIKE '%max_bans'"), '<=', $forgotten + 1,
+	'which took the place of one ban at most');
 is(sql(q{SELECT value FROM governor.health WHERE signal = 'connection_error_rate_percent'}) > 0 ? 't' : 'f', 't',
 	'health counts the breaker\'s refusals as connection errors');
 
