@@ -698,13 +698,9 @@ gov_bucket_release(GovSlot *slot, GovBucketKind kind, TimestampTz now)
 		GovSlot    *w = &gov_slots[slot->evicted_for];
 		GovBlock	b;
 
-		for (i = 0; i < gov->nrules; i++)
-			if (GOV_RULE_ISSET(bits, i) && gov->rule_state[i].evictions > 0 &&
-				gov->rules[i].evict_idle_after_ms != GOV_NONE)
-			{
-				gov->rule_state[i].evictions--;
-				break;
-			}
+		/* A reload resets both (gov_bucket_install): the index holds. */
+		if (gov->rule_state[slot->evicted_by].evictions > 0)
+			gov->rule_state[slot->evicted_by].evictions--;
 		if (w->pid != 0 && w->wait.waiting && w->wait.kind == GOV_BUCKET_LOGIN &&
 			gov_fits(w, GOV_BUCKET_LOGIN, now, &b, w->wait.rule))
 			gov_grant_to(w, now);

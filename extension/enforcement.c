@@ -699,6 +699,7 @@ gov_evict_pass(TimestampTz now, TimestampTz *next)
 				st->queue[GOV_BUCKET_LOGIN].len > st->evictions)
 			{
 				slot->evicted_for = st->queue[GOV_BUCKET_LOGIN].head;
+				slot->evicted_by = ri;
 				st->evictions++;
 				gov_evict_need[e->rule]--;
 				rule = gov->rules[ri].name;
@@ -716,13 +717,14 @@ gov_evict_pass(TimestampTz now, TimestampTz *next)
 				 NameStr(rule), idle_s, limit_ms / 1000.0);
 		if (gov_end_session(&t, GOV_END_EVICT, NameStr(rule), message, idle_s, limit_ms / 1000.0))
 			continue;
-		/* It stopped being idle: give the claim back. */
+		/* It stopped being idle: give the claim back (a reload has, if any). */
 		LWLockAcquire(gov->lock, LW_EXCLUSIVE);
-		ri = gov_find_rule(NameStr(rule));
-		if (ri >= 0 && gov->rule_state[ri].evictions > 0)
-			gov->rule_state[ri].evictions--;
-		if (slot->pid == t.who.pid)
+		if (slot->pid == t.who.pid && slot->evicted_for >= 0)
+		{
+			if (gov->rule_state[slot->evicted_by].evictions > 0)
+				gov->rule_state[slot->evicted_by].evictions--;
 			slot->evicted_for = -1;
+		}
 		LWLockRelease(gov->lock);
 	}
 }

@@ -272,6 +272,7 @@ typedef struct GovSlot
 	/* Set by other processes. */
 	pg_atomic_uint32 close_needed;	/* close at the next idle moment */
 	int			evicted_for;	/* slot number of the waiter it makes room for */
+	int			evicted_by;		/* index of the rule that evicts it */
 	/*
 	 * Termination notice, read (once) by the victim's emit_log_hook; and
 	 * whether the governor has ended the session, kept until the slot is
