@@ -215,6 +215,15 @@ gov_pool_fold(GovSlot *slot)
 	LWLockRelease(gov->pools_lock);
 }
 
+static void
+gov_pool_zero(GovPool *pool, TimestampTz now)
+{
+	memset(&pool->totals, 0, sizeof(pool->totals));
+	memset(&pool->prev_snapshot, 0, sizeof(pool->prev_snapshot));
+	memset(&pool->last_snapshot, 0, sizeof(pool->last_snapshot));
+	pool->prev_snapshot_time = pool->last_snapshot_time = now;
+}
+
 void
 gov_pools_reset(void)
 {
@@ -223,15 +232,10 @@ gov_pools_reset(void)
 
 	LWLockAcquire(gov->lock, LW_SHARED);
 	LWLockAcquire(gov->pools_lock, LW_EXCLUSIVE);
-	for (i = 0; i <= gov_max_pools; i++)
-	{
-		GovPool    *pool = &gov_pool_array[i];
-
-		memset(&pool->totals, 0, sizeof(pool->totals));
-		memset(&pool->prev_snapshot, 0, sizeof(pool->prev_snapshot));
-		memset(&pool->last_snapshot, 0, sizeof(pool->last_snapshot));
-		pool->prev_snapshot_time = pool->last_snapshot_time = now;
-	}
+	/* The rows in use and the overflow row: the others were never written. */
+	for (i = 0; i < gov->npools; i++)
+		gov_pool_zero(&gov_pool_array[i], now);
+	gov_pool_zero(&gov_pool_array[gov_max_pools], now);
 	for (i = 0; i < gov_nslots; i++)
 	{
 		GovSlot    *slot = &gov_slots[i];
