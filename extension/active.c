@@ -196,7 +196,7 @@ gov_active_begin(void)
 		now = GetCurrentTimestamp();
 		LWLockAcquire(gov->lock, LW_EXCLUSIVE);
 		if (slot->wait.waiting)
-			(void) gov_bucket_poll(slot, now);
+			gov_bucket_poll(slot, now);
 		if (!slot->wait.waiting)
 		{
 			Assert(slot->holds_active);

@@ -397,7 +397,7 @@ gov_admit(GovSlot *slot)
 
 		LWLockAcquire(gov->lock, LW_EXCLUSIVE);
 		if (slot->state != GOV_SLOT_ADMITTED && !gov_db_disabled(dbname))
-			(void) gov_bucket_poll(slot, now);
+			gov_bucket_poll(slot, now);
 		if (slot->state == GOV_SLOT_ADMITTED)
 		{
 			LWLockRelease(gov->lock);
@@ -476,7 +476,6 @@ gov_login_xact_callback(XactEvent event, void *arg)
 	pool = gov_pool_get(&slot->id.key);
 	LWLockAcquire(gov->lock, LW_EXCLUSIVE);
 	slot->pool = pool;
-	slot->started = true;
 	LWLockRelease(gov->lock);
 	gov_pool_count(pool, GOV_POOL_CONNECTIONS);
 	/* Under max_active a server is assigned per transaction (active.c). */

@@ -49,7 +49,7 @@
 static int	gov_auth_fail_limit = 10;
 static int	gov_auth_fail_window_s = 60;
 static int	gov_auth_ban_time_s = 300;
-int			gov_max_bans = 1000;
+static int	gov_max_bans = 1000;
 
 typedef struct GovBanKey
 {

@@ -13,8 +13,6 @@
 
 struct Port;
 
-extern int	gov_max_bans;
-
 extern void gov_bans_define_settings(void);
 extern Size gov_bans_shmem_size(void);
 extern void gov_bans_attach(void);

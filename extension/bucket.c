@@ -388,7 +388,6 @@ gov_grant_to(GovSlot *slot, TimestampTz now)
 
 	gov_wait_end(slot);
 	gov_take(slot, kind, now, rule, waited_us);
-	slot->wait.granted = true;
 	gov_registry_wake(GOV_SLOTNO(slot));
 }
 
@@ -594,7 +593,6 @@ gov_bucket_wait(GovSlot *slot, GovBucketKind kind, const GovBlock *b,
 	Assert(!slot->wait.waiting);
 	slot->wait.kind = kind;
 	slot->wait.waiting = true;
-	slot->wait.granted = false;
 	slot->wait.ticket = gov->next_ticket++;
 	slot->wait.start = now;
 	slot->wait.rule = -1;
@@ -612,7 +610,7 @@ gov_bucket_wait(GovSlot *slot, GovBucketKind kind, const GovBlock *b,
 	}
 }
 
-bool
+void
 gov_bucket_poll(GovSlot *slot, TimestampTz now)
 {
 	if (slot->wait.waiting)
@@ -630,7 +628,6 @@ gov_bucket_poll(GovSlot *slot, TimestampTz now)
 				gov_queue_insert(slot, b.rule);
 		}
 	}
-	return !slot->wait.waiting && slot->wait.granted;
 }
 
 void

@@ -59,7 +59,7 @@ extern void gov_bucket_wait(GovSlot *slot, GovBucketKind kind,
  * A waiter woke by itself (a timer, a reload, a resume): hand out what
  * its queue can get now, which may admit it.  True if it was admitted.
  */
-extern bool gov_bucket_poll(GovSlot *slot, TimestampTz now);
+extern void gov_bucket_poll(GovSlot *slot, TimestampTz now);
 
 /* Leave the queue without a place (timeout, refusal, exit). */
 extern void gov_bucket_cancel(GovSlot *slot, TimestampTz now);

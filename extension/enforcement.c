@@ -272,7 +272,7 @@ gov_signal(const GovTarget *t, int sqlstate, const char *message, const char *de
 		 * LWLockRelease there.
 		 */
 		pg_memory_barrier();
-		if (slot->state != GOV_SLOT_ADMITTED || !slot->started)
+		if (slot->state != GOV_SLOT_ADMITTED || slot->pool < 0)
 			wake_login = true;
 		else if (gov_kill_backend(t->who.pid, SIGTERM) != 0)
 		{

@@ -208,7 +208,6 @@ typedef struct GovWait
 	int			next;
 	uint64		ticket;			/* arrival order, kept when it moves */
 	TimestampTz start;
-	bool		granted;		/* admitted by whoever freed the slot */
 } GovWait;
 
 /*
@@ -236,8 +235,8 @@ typedef struct GovSlot
 	int			pid;			/* 0 = free */
 	GovSlotState state;
 	GovExemptReason exempt;
-	bool		started;		/* login completed: counted as a connection */
-	int			pool;			/* pool table index once started, else -1 */
+	int			pool;			/* pool table index once the login completed
+								 * (counted as a connection), else -1 */
 
 	/* Login-time identity, set before the slot becomes visible. */
 	GovIdentity id;

@@ -54,7 +54,7 @@ gov_pools_attach(void)
 								  &info, HASH_ELEM | HASH_BLOBS);
 }
 
-void
+static void
 gov_pool_key(GovPoolKey *key, const char *database, const char *role,
 			 const char *appname)
 {
@@ -63,7 +63,8 @@ gov_pool_key(GovPoolKey *key, const char *database, const char *role,
 	gov_name_copy(&key->appname, appname);
 }
 
-int
+/* Index of an existing pool, -1 if none. */
+static int
 gov_pool_find(const GovPoolKey *key)
 {
 	GovPoolHashEntry *entry;
@@ -102,7 +103,7 @@ gov_pool_overflow_locked(void)
 	return gov_max_pools;
 }
 
-int
+static int
 gov_pool_get_overflow(void)
 {
 	int			index;
@@ -158,11 +159,10 @@ gov_pool_for_refusal(const char *database, const char *role, const char *appname
 	pool = gov_pool_find(&key);
 	if (pool >= 0)
 		return pool;
-	if (real)
-		gov_pool_key(&key, database, role, "");
-	else
-		gov_pool_key(&key, "*", "*", "*overflow*");
-	return real ? gov_pool_get(&key) : gov_pool_get_overflow();
+	if (!real)
+		return gov_pool_get_overflow();
+	gov_pool_key(&key, database, role, "");
+	return gov_pool_get(&key);
 }
 
 void
@@ -346,7 +346,6 @@ gov_gauges_merge(GovPoolGauges *into, const GovPoolGauges *g)
 typedef struct GovPoollessSession
 {
 	GovPoolKey	key;
-	uint32		hash;
 	GovPoolGauges g;
 } GovPoollessSession;
 
@@ -412,7 +411,6 @@ gov_pools_collect(GovPoolsView *view, bool gauges)
 			GovPoollessSession *p = &poolless[npoolless++];
 
 			p->key = slot->id.key;
-			p->hash = slot->key_hash;
 			memset(&p->g, 0, sizeof(p->g));
 			gov_gauges_add(&p->g, slot, i);
 		}

@@ -26,17 +26,8 @@ typedef enum GovPoolCounter
 /* Shared memory startup, in every process: attach the hash. */
 extern void gov_pools_attach(void);
 
-extern void gov_pool_key(GovPoolKey *key, const char *database,
-						 const char *role, const char *appname);
-
-/* Index of an existing pool, -1 if none. */
-extern int	gov_pool_find(const GovPoolKey *key);
-
 /* Index of the pool, created if needed; the overflow row past max_pools. */
 extern int	gov_pool_get(const GovPoolKey *key);
-
-/* The overflow row (made if needed). */
-extern int	gov_pool_get_overflow(void);
 
 /*
  * The pool a refused or failed login counts in: its own if it exists,

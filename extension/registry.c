@@ -159,7 +159,6 @@ gov_registry_claim(Port *port, GovExemptReason exempt, Oid roleid)
 	slot->admit_time = 0;
 	slot->beentry = gov_my_beentry();
 	slot->pool = -1;
-	slot->started = false;
 	slot->exempt = exempt;
 	{
 		/* A stable per-session seed: enforcement spreads lifetimes with it. */
@@ -204,7 +203,6 @@ gov_registry_clear(GovSlot *slot)
 	slot->pid = 0;
 	slot->state = GOV_SLOT_FREE;
 	slot->pool = -1;
-	slot->started = false;
 	slot->beentry = NULL;
 }
 
