@@ -663,7 +663,7 @@ gov_metrics_text(void)
 	gov_prom_family(&b, "pg_governor_bans", "gauge",
 					"(role, client address) pairs the authentication circuit breaker blocks now.");
 	appendStringInfo(&b, "pg_governor_bans %d\n", nbans);
-	if (GOV_HAVE_CONN_TIMING)
+#ifdef GOV_HAVE_CONN_TIMING
 	{
 		GovHistogram setup;
 
@@ -672,6 +672,7 @@ gov_metrics_text(void)
 						"Time from the server accepting a client's socket to its session being ready (queue wait included).");
 		gov_prom_histogram(&b, "pg_governor_connection_setup_seconds", "", &setup);
 	}
+#endif
 
 	LWLockAcquire(gov->events_lock, LW_SHARED);
 	events = gov->events_written;
