@@ -66,7 +66,8 @@ static int	gov_nlisten = 0;
 static char *gov_bound_address = NULL;	/* settings the listeners follow */
 static int	gov_bound_port = 0;
 static GovCidr gov_allowed[GOV_HTTP_MAX_ALLOWED];
-static int	gov_nallowed = 0;
+static int	gov_nallowed = 0;	/* 0 = any client ... */
+static bool gov_allow_none = false; /* ... unless the list did not parse */
 static GovHttpClient gov_clients[GOV_HTTP_MAX_CLIENTS];
 static bool gov_http_initialized = false;
 static uint64 gov_http_gen = 1;
@@ -255,9 +256,17 @@ gov_http_configure(void)
 											 ALLOCSET_DEFAULT_SIZES);
 		gov_http_initialized = true;
 	}
-	if (!gov_parse_cidr_list(gov_metrics_allowed_clients ? gov_metrics_allowed_clients : "",
-							 gov_allowed, GOV_HTTP_MAX_ALLOWED, &gov_nallowed, &bad))
-		gov_nallowed = 0;		/* the check hook refuses such values */
+
+	/*
+	 * The check hook refuses a list that does not parse, so this should not
+	 * happen; if it does, fail closed rather than let everyone in.
+	 */
+	gov_allow_none = !gov_parse_cidr_list(gov_metrics_allowed_clients ? gov_metrics_allowed_clients : "",
+										  gov_allowed, GOV_HTTP_MAX_ALLOWED, &gov_nallowed, &bad);
+	if (gov_allow_none)
+		ereport(WARNING,
+				(errmsg("pg_governor: governor.metrics_allowed_clients entry \"%s\" is not an address range; the metrics endpoint refuses every client",
+						bad)));
 
 	if (gov_bound_address != NULL && strcmp(gov_bound_address, addr) == 0 &&
 		gov_bound_port == gov_metrics_port)
@@ -266,19 +275,21 @@ gov_http_configure(void)
 	gov_http_close_listeners();
 	if (gov_bound_address)
 		pfree(gov_bound_address);
-	gov_bound_address = MemoryContextStrdup(TopMemoryContext, addr);
-	gov_bound_port = gov_metrics_port;
-	if (addr[0] == '\0')
-		return;
-
-	copy = pstrdup(addr);
-	for (tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save))
-		gov_http_listen_one(tok, gov_metrics_port);
-	pfree(copy);
-	if (gov_nlisten > 0)
+	gov_bound_address = NULL;
+	if (addr[0] != '\0')
+	{
+		copy = pstrdup(addr);
+		for (tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save))
+			gov_http_listen_one(tok, gov_metrics_port);
+		pfree(copy);
+		if (gov_nlisten == 0)
+			return;				/* nothing bound: the next reload tries again */
 		ereport(LOG,
 				(errmsg("pg_governor: serving Prometheus metrics on \"%s\" port %d, path /metrics",
 						addr, gov_metrics_port)));
+	}
+	gov_bound_address = MemoryContextStrdup(TopMemoryContext, addr);
+	gov_bound_port = gov_metrics_port;
 }
 
 static void
@@ -420,6 +431,8 @@ gov_http_allowed(const struct sockaddr_storage *ss)
 {
 	int			i;
 
+	if (gov_allow_none)
+		return false;
 	if (gov_nallowed == 0)
 		return true;
 	for (i = 0; i < gov_nallowed; i++)
