@@ -592,10 +592,8 @@ gov_metrics_text(void)
 	GovPoolsView view;
 	GovPoolLive *dbs;
 	GovHealthRow health[GOV_HEALTH_NUM];
-	GovBanRow  *bans;
 	uint64		events;
 	int			queued;
-	int			nbans;
 	int			ndb;
 	int			i;
 
@@ -658,11 +656,9 @@ gov_metrics_text(void)
 	gov_prom_family(&b, "pg_governor_queued_logins", "gauge",
 					"Logins waiting in the queues now (bounded by governor.max_queued).");
 	appendStringInfo(&b, "pg_governor_queued_logins %d\n", queued);
-	bans = gov_bans_list(&nbans);
-	pfree(bans);
 	gov_prom_family(&b, "pg_governor_bans", "gauge",
 					"(role, client address) pairs the authentication circuit breaker blocks now.");
-	appendStringInfo(&b, "pg_governor_bans %d\n", nbans);
+	appendStringInfo(&b, "pg_governor_bans %d\n", gov_bans_count());
 #ifdef GOV_HAVE_CONN_TIMING
 	{
 		GovHistogram setup;
