@@ -120,6 +120,18 @@ gov_max_backends(void)
 #define gov_reserve_guc_prefix(p)	EmitWarningsOnPlaceholders(p)
 #endif
 
+/*
+ * What a GUC check hook hands on in *extra: the GUC code frees it with
+ * guc_free, so it comes from guc_malloc from 16 on, from malloc before.
+ * NULL (after a LOG) when out of memory.
+ */
+#if PG_VERSION_NUM >= 160000
+#include "utils/guc.h"
+#define gov_guc_malloc(size)	guc_malloc(LOG, (size))
+#else
+#define gov_guc_malloc(size)	malloc(size)
+#endif
+
 /* Materialized set-returning functions. */
 #if PG_VERSION_NUM >= 150000
 #define gov_init_srf(fcinfo)	InitMaterializedSRF((fcinfo), 0)

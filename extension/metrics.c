@@ -16,8 +16,6 @@
  */
 #include "postgres.h"
 
-#include <ctype.h>
-
 #include "lib/stringinfo.h"
 #include "utils/guc.h"
 
@@ -32,6 +30,9 @@
 static int	gov_metrics_compat = GOV_COMPAT_NONE;
 static char *gov_metrics_labels = NULL;
 
+/* governor.metrics_labels parsed and escaped ('a="x",b="y"'), the GUC's extra. */
+static const char *gov_metrics_labels_escaped = "";
+
 static const struct config_enum_entry gov_metrics_compat_options[] = {
 	{"none", GOV_COMPAT_NONE, false},
 	{"pgbouncer", GOV_COMPAT_PGBOUNCER, false},
@@ -45,9 +46,18 @@ static const char *const gov_reserved_labels[] = {
 	"job", "instance", NULL
 };
 
+/* [a-zA-Z_][a-zA-Z0-9_]*, in ASCII whatever the locale. */
+static bool
+gov_label_name_char(char c, bool first)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+		(!first && c >= '0' && c <= '9');
+}
+
 /*
- * Parse governor.metrics_labels ('name=value,name="value, with comma"')
- * into escaped label pairs; false with *err on a bad one.
+ * Parse governor.metrics_labels ('name=value,name="value, with comma"';
+ * spaces around a value are dropped) into escaped label pairs;
+ * false with *err on a bad one.
  */
 static bool
 gov_parse_labels(const char *spec, StringInfo out, const char **err)
@@ -68,12 +78,12 @@ gov_parse_labels(const char *spec, StringInfo out, const char **err)
 		while (*p == ' ')
 			p++;
 		name = p;
-		if (!(isalpha((unsigned char) *p) || *p == '_'))
+		if (!gov_label_name_char(*p, true))
 		{
 			*err = "a label name must start with a letter or underscore";
 			return false;
 		}
-		while (isalnum((unsigned char) *p) || *p == '_')
+		while (gov_label_name_char(*p, false))
 			p++;
 		nlen = p - name;
 		if (nlen >= 2 && name[0] == '_' && name[1] == '_')
@@ -108,6 +118,8 @@ gov_parse_labels(const char *spec, StringInfo out, const char **err)
 			return false;
 		}
 		p++;
+		while (*p == ' ')
+			p++;
 		initStringInfo(&value);
 		if (*p == '"')
 		{
@@ -125,8 +137,12 @@ gov_parse_labels(const char *spec, StringInfo out, const char **err)
 			p++;
 		}
 		else
+		{
 			while (*p && *p != ',')
 				appendStringInfoChar(&value, *p++);
+			while (value.len > 0 && value.data[value.len - 1] == ' ')
+				value.data[--value.len] = '\0';
+		}
 		while (*p == ' ')
 			p++;
 		if (*p == ',')
@@ -161,10 +177,24 @@ gov_check_metrics_labels(char **newval, void **extra, GucSource source)
 	}
 	initStringInfo(&out);
 	ok = gov_parse_labels(*newval, &out, &err);
-	pfree(out.data);
 	if (!ok)
 		GUC_check_errdetail("%s.", err);
+	else
+	{
+		*extra = gov_guc_malloc(out.len + 1);
+		if (*extra == NULL)
+			ok = false;
+		else
+			memcpy(*extra, out.data, out.len + 1);
+	}
+	pfree(out.data);
 	return ok;
+}
+
+static void
+gov_assign_metrics_labels(const char *newval, void *extra)
+{
+	gov_metrics_labels_escaped = extra ? (const char *) extra : "";
 }
 
 void
@@ -179,7 +209,8 @@ gov_metrics_define_settings(void)
 							   "Constant labels added to every metric series.",
 							   "Comma-separated name=value pairs, e.g. pgbouncer_cluster=prod,region=\"eu west\"; names may not be ones the metrics use.",
 							   &gov_metrics_labels, "",
-							   PGC_SIGHUP, 0, gov_check_metrics_labels, NULL, NULL);
+							   PGC_SIGHUP, 0, gov_check_metrics_labels,
+							   gov_assign_metrics_labels, NULL);
 }
 
 /* ----------------------------------------------------------------
@@ -684,14 +715,7 @@ gov_metrics_text(void)
 	pfree(dbs);
 
 	/* Constant labels last, on every sample line. */
-	if (gov_metrics_labels && gov_metrics_labels[0])
-	{
-		StringInfoData labels;
-		const char *err;
-
-		initStringInfo(&labels);
-		if (gov_parse_labels(gov_metrics_labels, &labels, &err) && labels.len > 0)
-			return gov_prom_add_labels(b.data, labels.data);
-	}
+	if (gov_metrics_labels_escaped[0])
+		return gov_prom_add_labels(b.data, gov_metrics_labels_escaped);
 	return b.data;
 }

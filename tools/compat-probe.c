@@ -120,6 +120,10 @@ gov_probe_xact_timeout(void)
 Datum
 gov_probe_srf(PG_FUNCTION_ARGS)
 {
+	void	   *extra = gov_guc_malloc(1);
+
+	if (extra == NULL)
+		return (Datum) 0;
 	gov_init_srf(fcinfo);
 	gov_reserve_guc_prefix("governor");
 	return (Datum) 0;
