@@ -320,13 +320,13 @@ gov_pool_field(const GovPoolLive *pl, GovPoolField f, TimestampTz now)
 		case GF_SV_LOGIN:
 			return pl->g.sv_login;
 		case GF_MAXWAIT_S:
-			return pl->g.oldest_wait ? Max(now - pl->g.oldest_wait, 0) / 1e6 : 0;
+			return gov_age_us(pl->g.oldest_wait, now) / 1e6;
 		case GF_IDLE_IN_XACT:
 			return pl->g.idle_in_xact;
 		case GF_WAITING_ON_LOCK:
 			return pl->g.waiting_on_lock;
 		case GF_OLDEST_XACT_S:
-			return pl->g.oldest_xact ? Max(now - pl->g.oldest_xact, 0) / 1e6 : 0;
+			return gov_age_us(pl->g.oldest_xact, now) / 1e6;
 		case GF_XACT_COUNT:
 			return (double) pl->live.xact_count;
 		case GF_QUERY_COUNT:

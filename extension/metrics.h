@@ -20,6 +20,16 @@ typedef enum GovMetricsCompat
 
 extern void gov_metrics_define_settings(void);
 
+/*
+ * Microseconds from a timestamp to now, for "how long has the oldest ...
+ * been waiting": 0 when there is none (since = 0) or the clock went back.
+ */
+static inline int64
+gov_age_us(TimestampTz since, TimestampTz now)
+{
+	return since != 0 && now > since ? now - since : 0;
+}
+
 /* The whole exposition, palloc'd; shared memory only, no transaction needed. */
 extern char *gov_metrics_text(void);
 

@@ -283,7 +283,7 @@ gov_metrics_pgbouncer(StringInfo b, const GovPoolsView *view,
 					gov_prom_uint(b, g->sv_login);
 					break;
 				case BF_MAXWAIT:
-					gov_prom_double(b, g->oldest_wait ? Max(view->now - g->oldest_wait, 0) / 1e6 : 0);
+					gov_prom_double(b, gov_age_us(g->oldest_wait, view->now) / 1e6);
 					break;
 			}
 		}
