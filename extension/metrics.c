@@ -8,9 +8,11 @@
  *
  * Built from shared memory only (no SPI, no transaction), so the worker
  * can build it outside a transaction.  It reads pools and slots through
- * gov_pools_collect (pools.c), rules and their counters under gov->lock
- * LW_SHARED (copied out first), events_written under gov->events_lock
- * LW_SHARED.
+ * gov_pools_collect (pools.c); the rules and their counters, the pause and
+ * disable flags and the queued count under gov->lock LW_SHARED, taken once
+ * to copy them (GovMetricsCopy, for both expositions); the number of bans
+ * under gov->bans_lock LW_SHARED (bans.c); events_written under
+ * gov->events_lock LW_SHARED.
  *
  *-------------------------------------------------------------------------
  */
@@ -456,18 +458,9 @@ static const GovRuleMetric gov_rule_metrics[] = {
 	{"pg_governor_rule_would_wait_total", "counter", RF_WOULD_WAIT, RULES_ACTIVE, "Transactions a monitor-mode max_active rule would have made wait."},
 };
 
-typedef struct GovRuleCopy
-{
-	NameData	name;
-	GovRule		rule;
-	GovRuleState state;
-} GovRuleCopy;
-
 static uint64
-gov_rule_field(const GovRuleCopy *r, GovRuleField f)
+gov_rule_field(const GovRule *rule, const GovRuleState *st, GovRuleField f)
 {
-	const GovRuleState *st = &r->state;
-
 	switch (f)
 	{
 		case RF_CONNECTIONS:
@@ -475,15 +468,15 @@ gov_rule_field(const GovRuleCopy *r, GovRuleField f)
 		case RF_WAITING:
 			return st->queue[GOV_BUCKET_LOGIN].len;
 		case RF_MAX_CONNECTIONS:
-			return r->rule.max_connections;
+			return rule->max_connections;
 		case RF_RESERVE:
-			return Max(r->rule.reserve_connections, 0);
+			return Max(rule->reserve_connections, 0);
 		case RF_ACTIVE:
 			return st->count[GOV_BUCKET_ACTIVE];
 		case RF_ACTIVE_WAITING:
 			return st->queue[GOV_BUCKET_ACTIVE].len;
 		case RF_MAX_ACTIVE:
-			return r->rule.max_active;
+			return rule->max_active;
 		case RF_ADMITTED:
 			return st->admitted;
 		case RF_REJECTED:
@@ -503,42 +496,34 @@ gov_rule_field(const GovRuleCopy *r, GovRuleField f)
 }
 
 static bool
-gov_rule_listed(const GovRuleCopy *r, GovRuleFilter filter)
+gov_rule_listed(const GovRule *rule, GovRuleFilter filter)
 {
 	return filter == RULES_ALL ||
-		(filter == RULES_CAPPED && r->rule.max_connections != GOV_NONE) ||
-		(filter == RULES_ACTIVE && r->rule.max_active != GOV_NONE);
+		(filter == RULES_CAPPED && rule->max_connections != GOV_NONE) ||
+		(filter == RULES_ACTIVE && rule->max_active != GOV_NONE);
 }
 
 /* 'rule="name"' (escaped) into a buffer. */
 static void
-gov_prom_rule_label(StringInfo lb, const GovRuleCopy *r)
+gov_prom_rule_label(StringInfo lb, const GovRule *rule)
 {
 	resetStringInfo(lb);
 	appendStringInfoString(lb, "rule=\"");
-	gov_prom_value(lb, NameStr(r->name));
+	gov_prom_value(lb, NameStr(rule->name));
 	appendStringInfoChar(lb, '"');
 }
 
 static void
-gov_prom_rules(StringInfo b)
+gov_prom_rules(StringInfo b, const GovMetricsCopy *copy)
 {
-	GovRuleCopy *rules = palloc0(sizeof(GovRuleCopy) * gov_max_rules);
+	const GovRule *rules = copy->rules.rules;
+	const GovRuleState *states = copy->rules.states;
+	int			nrules = copy->nrules;
 	StringInfoData lb;
-	int			nrules;
 	int			i,
 				k,
 				m;
 
-	LWLockAcquire(gov->lock, LW_SHARED);
-	nrules = Min(gov->nrules, gov_max_rules);
-	for (i = 0; i < nrules; i++)
-	{
-		rules[i].name = gov->rules[i].name;
-		rules[i].rule = gov->rules[i];
-		rules[i].state = gov->rule_state[i];
-	}
-	LWLockRelease(gov->lock);
 	initStringInfo(&lb);
 
 	for (m = 0; m < lengthof(gov_rule_metrics); m++)
@@ -557,7 +542,7 @@ gov_prom_rules(StringInfo b)
 				continue;
 			gov_prom_rule_label(&lb, &rules[i]);
 			appendStringInfo(b, "%s{%s}", rm->name, lb.data);
-			gov_prom_uint(b, gov_rule_field(&rules[i], rm->field));
+			gov_prom_uint(b, gov_rule_field(&rules[i], &states[i], rm->field));
 		}
 	}
 
@@ -574,7 +559,7 @@ gov_prom_rules(StringInfo b)
 				gov_prom_rule_label(&lb, &rules[i]);
 				appendStringInfo(b, "pg_governor_rule_terminated_total{%s,reason=\"%s\"}",
 								 lb.data, gov_ends[k].name);
-				gov_prom_uint(b, rules[i].state.terminated[k]);
+				gov_prom_uint(b, states[i].terminated[k]);
 			}
 		gov_prom_family(b, "pg_governor_rule_would_terminate_total", "counter",
 						"Sessions a monitor-mode rule would have ended, by limit.");
@@ -584,7 +569,7 @@ gov_prom_rules(StringInfo b)
 				gov_prom_rule_label(&lb, &rules[i]);
 				appendStringInfo(b, "pg_governor_rule_would_terminate_total{%s,reason=\"%s\"}",
 								 lb.data, gov_ends[k].name);
-				gov_prom_uint(b, rules[i].state.would_terminate[k]);
+				gov_prom_uint(b, states[i].would_terminate[k]);
 			}
 
 		/* How long waits lasted, whether they ended with a place or not. */
@@ -594,7 +579,7 @@ gov_prom_rules(StringInfo b)
 		{
 			gov_prom_rule_label(&lb, &rules[i]);
 			gov_prom_histogram(b, "pg_governor_rule_login_wait_seconds", lb.data,
-							   &rules[i].state.wait_hist[GOV_BUCKET_LOGIN]);
+							   &states[i].wait_hist[GOV_BUCKET_LOGIN]);
 		}
 	}
 	for (i = 0, k = 0; i < nrules; i++)
@@ -606,10 +591,24 @@ gov_prom_rules(StringInfo b)
 							"Time transactions of a max_active rule waited for its active slot (0 for those that did not wait there).");
 		gov_prom_rule_label(&lb, &rules[i]);
 		gov_prom_histogram(b, "pg_governor_rule_active_wait_seconds", lb.data,
-						   &rules[i].state.wait_hist[GOV_BUCKET_ACTIVE]);
+						   &states[i].wait_hist[GOV_BUCKET_ACTIVE]);
 	}
 	pfree(lb.data);
-	pfree(rules);
+}
+
+/* Everything the exposition needs of gov->lock, in one acquisition. */
+static void
+gov_metrics_copy(GovMetricsCopy *copy)
+{
+	gov_rules_alloc(&copy->rules);
+	LWLockAcquire(gov->lock, LW_SHARED);
+	copy->nrules = gov_rules_copy(&copy->rules);
+	copy->nqueued = gov->nqueued;
+	copy->all_paused = gov->all_paused;
+	copy->all_disabled = gov->all_disabled;
+	copy->ndbflags = gov->ndbflags;
+	memcpy(copy->dbflags, gov->dbflags, sizeof(GovDbFlag) * gov->ndbflags);
+	LWLockRelease(gov->lock);
 }
 
 /*
@@ -623,8 +622,8 @@ gov_metrics_text(void)
 	GovPoolsView view;
 	GovPoolLive *dbs;
 	GovHealthRow health[GOV_HEALTH_NUM];
+	GovMetricsCopy copy;
 	uint64		events;
-	int			queued;
 	int			ndb;
 	int			i;
 
@@ -632,6 +631,7 @@ gov_metrics_text(void)
 	gov_pools_collect(&view, true);
 	dbs = gov_stats_by_database(&view, &ndb);
 	gov_health_compute(&view, health);
+	gov_metrics_copy(&copy);
 
 	gov_prom_family(&b, "pg_governor_connections_in_use", "gauge",
 					"Client sessions registered by the governor (replication excluded).");
@@ -679,14 +679,11 @@ gov_metrics_text(void)
 		appendStringInfo(&b, "pg_governor_health_status{signal=\"%s\"} %d\n",
 						 health[i].signal, health[i].status);
 
-	gov_prom_rules(&b);
+	gov_prom_rules(&b, &copy);
 
-	LWLockAcquire(gov->lock, LW_SHARED);
-	queued = gov->nqueued;
-	LWLockRelease(gov->lock);
 	gov_prom_family(&b, "pg_governor_queued_logins", "gauge",
 					"Logins waiting in the queues now (bounded by governor.max_queued).");
-	appendStringInfo(&b, "pg_governor_queued_logins %d\n", queued);
+	appendStringInfo(&b, "pg_governor_queued_logins %d\n", copy.nqueued);
 	gov_prom_family(&b, "pg_governor_bans", "gauge",
 					"(role, client address) pairs the authentication circuit breaker blocks now.");
 	appendStringInfo(&b, "pg_governor_bans %d\n", gov_bans_count());
@@ -709,10 +706,12 @@ gov_metrics_text(void)
 	appendStringInfo(&b, "pg_governor_events_total " UINT64_FORMAT "\n", events);
 
 	if (gov_metrics_compat == GOV_COMPAT_PGBOUNCER)
-		gov_metrics_pgbouncer(&b, &view, dbs, ndb);
+		gov_metrics_pgbouncer(&b, &view, dbs, ndb, &copy);
 
 	pfree(view.rows);
 	pfree(dbs);
+	pfree(copy.rules.rules);
+	pfree(copy.rules.states);
 
 	/* Constant labels last, on every sample line. */
 	if (gov_metrics_labels_escaped[0])

@@ -11,6 +11,7 @@
 #include "lib/stringinfo.h"
 
 #include "pools.h"
+#include "rules.h"
 
 typedef enum GovMetricsCompat
 {
@@ -33,8 +34,24 @@ gov_age_us(TimestampTz since, TimestampTz now)
 /* The whole exposition, palloc'd; shared memory only, no transaction needed. */
 extern char *gov_metrics_text(void);
 
+/*
+ * What the exposition reads under gov->lock, copied in one acquisition so
+ * that nothing is matched or formatted under it.
+ */
+typedef struct GovMetricsCopy
+{
+	GovRulesCopy rules;			/* the rules in force and their state */
+	int			nrules;
+	int			nqueued;
+	bool		all_paused;
+	bool		all_disabled;
+	int			ndbflags;
+	GovDbFlag	dbflags[GOV_MAX_DB_FLAGS];
+} GovMetricsCopy;
+
 /* pgbouncer_exporter's families, from the same collected data (metrics_pgbouncer.c). */
 extern void gov_metrics_pgbouncer(StringInfo b, const GovPoolsView *view,
-								  const GovPoolLive *dbs, int ndb);
+								  const GovPoolLive *dbs, int ndb,
+								  const GovMetricsCopy *copy);
 
 #endif							/* GOV_METRICS_H */
