@@ -503,28 +503,15 @@ gov_rule_listed(const GovRule *rule, GovRuleFilter filter)
 		(filter == RULES_ACTIVE && rule->max_active != GOV_NONE);
 }
 
-/* 'rule="name"' (escaped) into a buffer. */
-static void
-gov_prom_rule_label(StringInfo lb, const GovRule *rule)
-{
-	resetStringInfo(lb);
-	appendStringInfoString(lb, "rule=\"");
-	gov_prom_value(lb, NameStr(rule->name));
-	appendStringInfoChar(lb, '"');
-}
-
 static void
 gov_prom_rules(StringInfo b, const GovMetricsCopy *copy)
 {
 	const GovRule *rules = copy->rules.rules;
 	const GovRuleState *states = copy->rules.states;
 	int			nrules = copy->nrules;
-	StringInfoData lb;
 	int			i,
 				k,
 				m;
-
-	initStringInfo(&lb);
 
 	for (m = 0; m < lengthof(gov_rule_metrics); m++)
 	{
@@ -540,8 +527,8 @@ gov_prom_rules(StringInfo b, const GovMetricsCopy *copy)
 		{
 			if (!gov_rule_listed(&rules[i], rm->filter))
 				continue;
-			gov_prom_rule_label(&lb, &rules[i]);
-			appendStringInfo(b, "%s{%s}", rm->name, lb.data);
+			appendStringInfoString(b, rm->name);
+			gov_prom_labels(b, (const char *const[]) {"rule", NameStr(rules[i].name), NULL});
 			gov_prom_uint(b, gov_rule_field(&rules[i], &states[i], rm->field));
 		}
 	}
@@ -556,9 +543,9 @@ gov_prom_rules(StringInfo b, const GovMetricsCopy *copy)
 			{
 				if (gov_ends[k].usage_column == NULL)
 					continue;
-				gov_prom_rule_label(&lb, &rules[i]);
-				appendStringInfo(b, "pg_governor_rule_terminated_total{%s,reason=\"%s\"}",
-								 lb.data, gov_ends[k].name);
+				appendStringInfoString(b, "pg_governor_rule_terminated_total");
+				gov_prom_labels(b, (const char *const[]) {
+					"rule", NameStr(rules[i].name), "reason", gov_ends[k].name, NULL});
 				gov_prom_uint(b, states[i].terminated[k]);
 			}
 		gov_prom_family(b, "pg_governor_rule_would_terminate_total", "counter",
@@ -566,9 +553,9 @@ gov_prom_rules(StringInfo b, const GovMetricsCopy *copy)
 		for (i = 0; i < nrules; i++)
 			for (k = 0; k < GOV_NUM_LIMITS; k++)
 			{
-				gov_prom_rule_label(&lb, &rules[i]);
-				appendStringInfo(b, "pg_governor_rule_would_terminate_total{%s,reason=\"%s\"}",
-								 lb.data, gov_ends[k].name);
+				appendStringInfoString(b, "pg_governor_rule_would_terminate_total");
+				gov_prom_labels(b, (const char *const[]) {
+					"rule", NameStr(rules[i].name), "reason", gov_ends[k].name, NULL});
 				gov_prom_uint(b, states[i].would_terminate[k]);
 			}
 
@@ -576,11 +563,9 @@ gov_prom_rules(StringInfo b, const GovMetricsCopy *copy)
 		gov_prom_family(b, "pg_governor_rule_login_wait_seconds", "histogram",
 						"Time logins governed by the rule waited in its queue (0 for those that did not wait there), admitted or not.");
 		for (i = 0; i < nrules; i++)
-		{
-			gov_prom_rule_label(&lb, &rules[i]);
-			gov_prom_histogram(b, "pg_governor_rule_login_wait_seconds", lb.data,
+			gov_prom_histogram(b, "pg_governor_rule_login_wait_seconds",
+							   (const char *const[]) {"rule", NameStr(rules[i].name), NULL},
 							   &states[i].wait_hist[GOV_BUCKET_LOGIN]);
-		}
 	}
 	for (i = 0, k = 0; i < nrules; i++)
 	{
@@ -589,11 +574,10 @@ gov_prom_rules(StringInfo b, const GovMetricsCopy *copy)
 		if (k++ == 0)
 			gov_prom_family(b, "pg_governor_rule_active_wait_seconds", "histogram",
 							"Time transactions of a max_active rule waited for its active slot (0 for those that did not wait there).");
-		gov_prom_rule_label(&lb, &rules[i]);
-		gov_prom_histogram(b, "pg_governor_rule_active_wait_seconds", lb.data,
+		gov_prom_histogram(b, "pg_governor_rule_active_wait_seconds",
+						   (const char *const[]) {"rule", NameStr(rules[i].name), NULL},
 						   &states[i].wait_hist[GOV_BUCKET_ACTIVE]);
 	}
-	pfree(lb.data);
 }
 
 /* Everything the exposition needs of gov->lock, in one acquisition. */
@@ -694,7 +678,7 @@ gov_metrics_text(void)
 		gov_hist_read_atomic(&gov->setup_hist, &setup);
 		gov_prom_family(&b, "pg_governor_connection_setup_seconds", "histogram",
 						"Time from the server accepting a client's socket to its session being ready (queue wait included).");
-		gov_prom_histogram(&b, "pg_governor_connection_setup_seconds", "", &setup);
+		gov_prom_histogram(&b, "pg_governor_connection_setup_seconds", NULL, &setup);
 	}
 #endif
 

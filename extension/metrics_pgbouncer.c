@@ -320,9 +320,9 @@ gov_metrics_pgbouncer(StringInfo b, const GovPoolsView *view,
 			gov_prom_family(b, name, "counter", bc->help);
 			for (i = 0; i < ndb; i++)
 			{
-				appendStringInfo(b, "%s{database=\"", name);
-				gov_prom_value(b, NameStr(dbs[i].key.database));
-				appendStringInfoString(b, "\"}");
+				appendStringInfoString(b, name);
+				gov_prom_labels(b, (const char *const[]) {
+					"database", NameStr(dbs[i].key.database), NULL});
 				gov_prom_double(b, gov_bouncer_stat(&dbs[i].live, bc->stat));
 			}
 		}
