@@ -458,6 +458,19 @@ static const GovRuleMetric gov_rule_metrics[] = {
 	{"pg_governor_rule_would_wait_total", "counter", RF_WOULD_WAIT, RULES_ACTIVE, "Transactions a monitor-mode max_active rule would have made wait."},
 };
 
+/* Sessions ended, per rule and reason (gov_ends): done, or watched in monitor mode. */
+typedef struct GovRuleEndings
+{
+	const char *name;
+	bool		would;			/* would_terminate[], the rule limits only */
+	const char *help;
+} GovRuleEndings;
+
+static const GovRuleEndings gov_rule_endings[] = {
+	{"pg_governor_rule_terminated_total", false, "Sessions the rule ended, by reason."},
+	{"pg_governor_rule_would_terminate_total", true, "Sessions a monitor-mode rule would have ended, by limit."},
+};
+
 static uint64
 gov_rule_field(const GovRule *rule, const GovRuleState *st, GovRuleField f)
 {
@@ -533,31 +546,29 @@ gov_prom_rules(StringInfo b, const GovMetricsCopy *copy)
 		}
 	}
 
-	/* Endings by reason: the vocabulary's table, every kind booked to rules. */
 	if (nrules > 0)
 	{
-		gov_prom_family(b, "pg_governor_rule_terminated_total", "counter",
-						"Sessions the rule ended, by reason.");
-		for (i = 0; i < nrules; i++)
-			for (k = 0; k < GOV_NUM_END_KINDS; k++)
-			{
-				if (gov_ends[k].usage_column == NULL)
-					continue;
-				appendStringInfoString(b, "pg_governor_rule_terminated_total");
-				gov_prom_labels(b, (const char *const[]) {
-					"rule", NameStr(rules[i].name), "reason", gov_ends[k].name, NULL});
-				gov_prom_uint(b, states[i].terminated[k]);
-			}
-		gov_prom_family(b, "pg_governor_rule_would_terminate_total", "counter",
-						"Sessions a monitor-mode rule would have ended, by limit.");
-		for (i = 0; i < nrules; i++)
-			for (k = 0; k < GOV_NUM_LIMITS; k++)
-			{
-				appendStringInfoString(b, "pg_governor_rule_would_terminate_total");
-				gov_prom_labels(b, (const char *const[]) {
-					"rule", NameStr(rules[i].name), "reason", gov_ends[k].name, NULL});
-				gov_prom_uint(b, states[i].would_terminate[k]);
-			}
+		/*
+		 * Endings by reason, the vocabulary's table: every kind booked to
+		 * rules, and the rule limits monitor mode watches.
+		 */
+		for (m = 0; m < lengthof(gov_rule_endings); m++)
+		{
+			const GovRuleEndings *re = &gov_rule_endings[m];
+
+			gov_prom_family(b, re->name, "counter", re->help);
+			for (i = 0; i < nrules; i++)
+				for (k = 0; k < (re->would ? GOV_NUM_LIMITS : GOV_NUM_END_KINDS); k++)
+				{
+					if (!re->would && gov_ends[k].usage_column == NULL)
+						continue;
+					appendStringInfoString(b, re->name);
+					gov_prom_labels(b, (const char *const[]) {
+						"rule", NameStr(rules[i].name), "reason", gov_ends[k].name, NULL});
+					gov_prom_uint(b, re->would ? states[i].would_terminate[k] :
+								  states[i].terminated[k]);
+				}
+		}
 
 		/* How long waits lasted, whether they ended with a place or not. */
 		gov_prom_family(b, "pg_governor_rule_login_wait_seconds", "histogram",
