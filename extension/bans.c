@@ -371,3 +371,20 @@ gov_bans_lift(const char *role, const uint8 *addr, int family)
 	pfree(lifted);
 	return n;
 }
+
+int
+gov_bans_count(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	HASH_SEQ_STATUS seq;
+	GovBan	   *e;
+	int			n = 0;
+
+	LWLockAcquire(gov->bans_lock, LW_SHARED);
+	hash_seq_init(&seq, gov_bans);
+	while ((e = hash_seq_search(&seq)) != NULL)
+		if (e->since != 0 && e->until > now)
+			n++;
+	LWLockRelease(gov->bans_lock);
+	return n;
+}

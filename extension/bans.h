@@ -38,6 +38,9 @@ typedef struct GovBanRow
 /* Active bans, copied out (palloc'd); *n is their number. */
 extern GovBanRow *gov_bans_list(int *n);
 
+/* How many bans are in force (what gov_bans_list would return, uncopied). */
+extern int	gov_bans_count(void);
+
 /*
  * Lift bans: of a role (NULL = any) from an address (NULL = any).
  * Returns how many were lifted.

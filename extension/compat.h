@@ -21,6 +21,11 @@
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
+/*
+ * Backend status and wait events (their names, and 17's
+ * WaitEventExtensionNew): declared in pgstat.h on 13, in these headers
+ * from 14 on.
+ */
 #if PG_VERSION_NUM >= 140000
 #include "utils/backend_status.h"
 #include "utils/wait_event.h"
@@ -115,6 +120,18 @@ gov_max_backends(void)
 #define gov_reserve_guc_prefix(p)	EmitWarningsOnPlaceholders(p)
 #endif
 
+/*
+ * What a GUC check hook hands on in *extra: the GUC code frees it with
+ * guc_free, so it comes from guc_malloc from 16 on, from malloc before.
+ * NULL (after a LOG) when out of memory.
+ */
+#if PG_VERSION_NUM >= 160000
+#include "utils/guc.h"
+#define gov_guc_malloc(size)	guc_malloc(LOG, (size))
+#else
+#define gov_guc_malloc(size)	malloc(size)
+#endif
+
 /* Materialized set-returning functions. */
 #if PG_VERSION_NUM >= 150000
 #define gov_init_srf(fcinfo)	InitMaterializedSRF((fcinfo), 0)
@@ -194,8 +211,6 @@ gov_init_srf(FunctionCallInfo fcinfo)
 #define gov_kill_backend(pid, sig)	kill((pid), (sig))
 #endif
 
-/* Decode wait events: declared in pgstat.h (13) or utils/wait_event.h. */
-
 /* ExecutorRun_hook lost its execute_once argument in 18. */
 #if PG_VERSION_NUM >= 180000
 #define GOV_EXECUTOR_RUN_ARGS	QueryDesc *queryDesc, ScanDirection direction, uint64 count
@@ -256,7 +271,6 @@ gov_init_srf(FunctionCallInfo fcinfo)
  * pg_stat_activity from 17 on, "Extension" before.
  */
 #if PG_VERSION_NUM >= 170000
-#include "utils/wait_event.h"
 #define gov_wait_event(name)	WaitEventExtensionNew(name)
 #else
 #define gov_wait_event(name)	PG_WAIT_EXTENSION
@@ -279,16 +293,15 @@ gov_init_srf(FunctionCallInfo fcinfo)
 
 /*
  * When the client's socket was accepted: 18 records it for every client
- * backend (conn_timing), so connection setup time can be measured; 0
- * before 18.
+ * backend (conn_timing, GOV_HAVE_CONN_TIMING), so connection setup time
+ * can be measured; 0 before 18.
  */
 #if PG_VERSION_NUM >= 180000
 #include "tcop/backend_startup.h"
+#define GOV_HAVE_CONN_TIMING 1
 #define gov_conn_socket_create()	(conn_timing.socket_create)
-#define GOV_HAVE_CONN_TIMING		1
 #else
 #define gov_conn_socket_create()	((TimestampTz) 0)
-#define GOV_HAVE_CONN_TIMING		0
 #endif
 
 /*

@@ -11,10 +11,17 @@
  * send its request head, GOV_HTTP_WRITE_TIMEOUT_MS to take the answer),
  * and at most GOV_HTTP_MAX_CLIENTS are open at once.  When all are taken
  * the oldest one still sending its request is closed for the newcomer,
- * so peers holding idle connections cannot keep scrapers out; a client
- * outside metrics_allowed_clients is closed before anything is read.
- * Deadlines run on a monotonic clock.  No shared state, no lock: the
- * text comes from metrics.c.
+ * else the oldest one taking its answer for over GOV_HTTP_WRITE_GRACE_MS,
+ * so peers holding idle or unread connections cannot keep scrapers out;
+ * a client outside metrics_allowed_clients is closed before anything is
+ * read.
+ *
+ * The metrics text comes from metrics.c.  A built answer is kept for
+ * GOV_HTTP_METRICS_MAX_AGE_MS and served to every GET /metrics within
+ * that time, so however often clients ask, the worker builds at most one
+ * a second; answers are immutable and shared, by reference count, among
+ * the clients sending them.  Deadlines and the answer's age run on a
+ * monotonic clock.  No shared state, no lock.
  *
  *-------------------------------------------------------------------------
  */
@@ -42,23 +49,33 @@
 #define GOV_HTTP_REQ_MAX			4096
 #define GOV_HTTP_READ_TIMEOUT_MS	3000
 #define GOV_HTTP_WRITE_TIMEOUT_MS	10000
+#define GOV_HTTP_WRITE_GRACE_MS		1000	/* a writer may be evicted after */
+#define GOV_HTTP_METRICS_MAX_AGE_MS 1000	/* a /metrics answer is reused for */
 
 /* Settings. */
 static char *gov_metrics_listen_address = NULL;
 static int	gov_metrics_port = 9930;
 static char *gov_metrics_allowed_clients = NULL;
 
+/* A whole answer, head and body; immutable once built, shared. */
+typedef struct GovHttpAnswer
+{
+	int			refs;			/* clients sending it, and the cache */
+	size_t		len;
+	char		data[FLEXIBLE_ARRAY_MEMBER];
+} GovHttpAnswer;
+
 typedef struct GovHttpClient
 {
 	pgsocket	fd;				/* PGINVALID_SOCKET = free */
 	bool		writing;
 	int64		opened_ms;
+	int64		answered_ms;	/* when writing began */
 	int64		deadline_ms;
 	size_t		req_len;
 	char		req[GOV_HTTP_REQ_MAX];
-	char	   *resp;			/* malloc'd */
-	size_t		resp_len;
-	size_t		resp_off;
+	GovHttpAnswer *answer;		/* one reference, while writing */
+	size_t		sent;
 } GovHttpClient;
 
 static pgsocket gov_listen[GOV_HTTP_MAX_LISTEN];
@@ -66,11 +83,14 @@ static int	gov_nlisten = 0;
 static char *gov_bound_address = NULL;	/* settings the listeners follow */
 static int	gov_bound_port = 0;
 static GovCidr gov_allowed[GOV_HTTP_MAX_ALLOWED];
-static int	gov_nallowed = 0;
+static int	gov_nallowed = 0;	/* 0 = any client ... */
+static bool gov_allow_none = false; /* ... unless the list did not parse */
 static GovHttpClient gov_clients[GOV_HTTP_MAX_CLIENTS];
 static bool gov_http_initialized = false;
 static uint64 gov_http_gen = 1;
 static MemoryContext gov_http_cxt = NULL;
+static GovHttpAnswer *gov_metrics_answer = NULL;	/* the last /metrics answer */
+static int64 gov_metrics_answer_ms = 0; /* when it was built */
 
 /* ----------------------------------------------------------------
  * Settings
@@ -170,6 +190,98 @@ gov_http_define_settings(void)
 }
 
 /* ----------------------------------------------------------------
+ * Answers
+ * ----------------------------------------------------------------
+ */
+
+/* A new answer (malloc'd, one reference); NULL when out of memory. */
+static GovHttpAnswer *
+gov_http_answer(int status, const char *reason, const char *body, size_t body_len)
+{
+	GovHttpAnswer *a;
+	char		head[256];
+	int			hlen;
+
+	hlen = snprintf(head, sizeof(head),
+					"HTTP/1.1 %d %s\r\n"
+					"Content-Type: %s\r\n"
+					"Content-Length: %zu\r\n"
+					"Connection: close\r\n\r\n",
+					status, reason,
+					status == 200 ? "text/plain; version=0.0.4; charset=utf-8" :
+					"text/plain; charset=utf-8",
+					body_len);
+	a = malloc(offsetof(GovHttpAnswer, data) + hlen + body_len);
+	if (a == NULL)
+		return NULL;
+	a->refs = 1;
+	a->len = hlen + body_len;
+	memcpy(a->data, head, hlen);
+	memcpy(a->data + hlen, body, body_len);
+	return a;
+}
+
+#define GOV_ANSWER(status, reason, body) \
+	gov_http_answer((status), (reason), (body), sizeof(body) - 1)
+
+static void
+gov_http_release(GovHttpAnswer *a)
+{
+	if (a != NULL && --a->refs == 0)
+		free(a);
+}
+
+/* Build the metrics answer; an error answers 500 and leaves the worker running. */
+static GovHttpAnswer *
+gov_http_build_metrics(void)
+{
+	MemoryContext old = MemoryContextSwitchTo(gov_http_cxt);
+	char	   *volatile text = NULL;
+	GovHttpAnswer *a;
+
+	PG_TRY();
+	{
+		text = gov_metrics_text();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(gov_http_cxt);
+		EmitErrorReport();
+		FlushErrorState();
+		LWLockReleaseAll();
+		text = NULL;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(old);
+	if (text)
+		a = gov_http_answer(200, "OK", text, strlen(text));
+	else
+		a = GOV_ANSWER(500, "Internal Server Error", "error\n");
+	MemoryContextReset(gov_http_cxt);
+	return a;
+}
+
+/*
+ * The answer to GET /metrics, with a reference for the caller: the last
+ * one while it is younger than GOV_HTTP_METRICS_MAX_AGE_MS (its age
+ * counted from the end of its build), else a new one.
+ */
+static GovHttpAnswer *
+gov_http_metrics_answer(void)
+{
+	if (gov_metrics_answer == NULL ||
+		gov_monotonic_ms() - gov_metrics_answer_ms >= GOV_HTTP_METRICS_MAX_AGE_MS)
+	{
+		gov_http_release(gov_metrics_answer);
+		gov_metrics_answer = gov_http_build_metrics();
+		gov_metrics_answer_ms = gov_monotonic_ms();
+	}
+	if (gov_metrics_answer != NULL)
+		gov_metrics_answer->refs++;
+	return gov_metrics_answer;
+}
+
+/* ----------------------------------------------------------------
  * Sockets
  * ----------------------------------------------------------------
  */
@@ -255,9 +367,20 @@ gov_http_configure(void)
 											 ALLOCSET_DEFAULT_SIZES);
 		gov_http_initialized = true;
 	}
-	if (!gov_parse_cidr_list(gov_metrics_allowed_clients ? gov_metrics_allowed_clients : "",
-							 gov_allowed, GOV_HTTP_MAX_ALLOWED, &gov_nallowed, &bad))
-		gov_nallowed = 0;		/* the check hook refuses such values */
+	/* Settings may change the text (metrics_compat, metrics_labels). */
+	gov_http_release(gov_metrics_answer);
+	gov_metrics_answer = NULL;
+
+	/*
+	 * The check hook refuses a list that does not parse, so this should not
+	 * happen; if it does, fail closed rather than let everyone in.
+	 */
+	gov_allow_none = !gov_parse_cidr_list(gov_metrics_allowed_clients ? gov_metrics_allowed_clients : "",
+										  gov_allowed, GOV_HTTP_MAX_ALLOWED, &gov_nallowed, &bad);
+	if (gov_allow_none)
+		ereport(WARNING,
+				(errmsg("pg_governor: governor.metrics_allowed_clients entry \"%s\" is not an address range; the metrics endpoint refuses every client",
+						bad)));
 
 	if (gov_bound_address != NULL && strcmp(gov_bound_address, addr) == 0 &&
 		gov_bound_port == gov_metrics_port)
@@ -266,19 +389,21 @@ gov_http_configure(void)
 	gov_http_close_listeners();
 	if (gov_bound_address)
 		pfree(gov_bound_address);
-	gov_bound_address = MemoryContextStrdup(TopMemoryContext, addr);
-	gov_bound_port = gov_metrics_port;
-	if (addr[0] == '\0')
-		return;
-
-	copy = pstrdup(addr);
-	for (tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save))
-		gov_http_listen_one(tok, gov_metrics_port);
-	pfree(copy);
-	if (gov_nlisten > 0)
+	gov_bound_address = NULL;
+	if (addr[0] != '\0')
+	{
+		copy = pstrdup(addr);
+		for (tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save))
+			gov_http_listen_one(tok, gov_metrics_port);
+		pfree(copy);
+		if (gov_nlisten == 0)
+			return;				/* nothing bound: the next reload tries again */
 		ereport(LOG,
 				(errmsg("pg_governor: serving Prometheus metrics on \"%s\" port %d, path /metrics",
 						addr, gov_metrics_port)));
+	}
+	gov_bound_address = MemoryContextStrdup(TopMemoryContext, addr);
+	gov_bound_port = gov_metrics_port;
 }
 
 static void
@@ -290,72 +415,26 @@ gov_http_drop(GovHttpClient *c)
 	(void) recv(c->fd, scratch, sizeof(scratch), 0);
 	closesocket(c->fd);
 	c->fd = PGINVALID_SOCKET;
-	if (c->resp)
-		free(c->resp);
-	c->resp = NULL;
+	gov_http_release(c->answer);
+	c->answer = NULL;
 	gov_http_gen++;
 }
 
+/* Start sending an answer; the client takes over the caller's reference. */
 static void
-gov_http_respond(GovHttpClient *c, int status, const char *reason,
-				 const char *body, size_t body_len)
+gov_http_send(GovHttpClient *c, GovHttpAnswer *a)
 {
-	char		head[256];
-	int			hlen;
-
-	hlen = snprintf(head, sizeof(head),
-					"HTTP/1.1 %d %s\r\n"
-					"Content-Type: %s\r\n"
-					"Content-Length: %zu\r\n"
-					"Connection: close\r\n\r\n",
-					status, reason,
-					status == 200 ? "text/plain; version=0.0.4; charset=utf-8" :
-					"text/plain; charset=utf-8",
-					body_len);
-	c->resp = malloc(hlen + body_len);
-	if (c->resp == NULL)
+	if (a == NULL)
 	{
-		gov_http_drop(c);
+		gov_http_drop(c);		/* out of memory */
 		return;
 	}
-	memcpy(c->resp, head, hlen);
-	memcpy(c->resp + hlen, body, body_len);
-	c->resp_len = hlen + body_len;
-	c->resp_off = 0;
+	c->answer = a;
+	c->sent = 0;
 	c->writing = true;
-	c->deadline_ms = gov_monotonic_ms() + GOV_HTTP_WRITE_TIMEOUT_MS;
+	c->answered_ms = gov_monotonic_ms();
+	c->deadline_ms = c->answered_ms + GOV_HTTP_WRITE_TIMEOUT_MS;
 	gov_http_gen++;
-}
-
-#define GOV_RESPOND(c, status, reason, body) \
-	gov_http_respond((c), (status), (reason), (body), sizeof(body) - 1)
-
-/* Build the metrics text; an error answers 500 and leaves the worker running. */
-static void
-gov_http_serve_metrics(GovHttpClient *c)
-{
-	MemoryContext old = MemoryContextSwitchTo(gov_http_cxt);
-	char	   *volatile text = NULL;
-
-	PG_TRY();
-	{
-		text = gov_metrics_text();
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(gov_http_cxt);
-		EmitErrorReport();
-		FlushErrorState();
-		LWLockReleaseAll();
-		text = NULL;
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(old);
-	if (text)
-		gov_http_respond(c, 200, "OK", text, strlen(text));
-	else
-		GOV_RESPOND(c, 500, "Internal Server Error", "error\n");
-	MemoryContextReset(gov_http_cxt);
 }
 
 static void
@@ -367,15 +446,15 @@ gov_http_write(GovHttpClient *c)
 #ifdef MSG_NOSIGNAL
 	flags = MSG_NOSIGNAL;
 #endif
-	n = send(c->fd, c->resp + c->resp_off, c->resp_len - c->resp_off, flags);
+	n = send(c->fd, c->answer->data + c->sent, c->answer->len - c->sent, flags);
 	if (n < 0)
 	{
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 			gov_http_drop(c);
 		return;
 	}
-	c->resp_off += n;
-	if (c->resp_off >= c->resp_len)
+	c->sent += n;
+	if (c->sent >= c->answer->len)
 		gov_http_drop(c);
 }
 
@@ -398,16 +477,16 @@ gov_http_read(GovHttpClient *c)
 		case GOV_HTTP_INCOMPLETE:
 			return;
 		case GOV_HTTP_BAD_REQUEST:
-			GOV_RESPOND(c, 400, "Bad Request", "bad request\n");
+			gov_http_send(c, GOV_ANSWER(400, "Bad Request", "bad request\n"));
 			break;
 		case GOV_HTTP_TOO_LARGE:
-			GOV_RESPOND(c, 400, "Bad Request", "request too large\n");
+			gov_http_send(c, GOV_ANSWER(400, "Bad Request", "request too large\n"));
 			break;
 		case GOV_HTTP_NOT_FOUND:
-			GOV_RESPOND(c, 404, "Not Found", "not found; try GET /metrics\n");
+			gov_http_send(c, GOV_ANSWER(404, "Not Found", "not found; try GET /metrics\n"));
 			break;
 		case GOV_HTTP_GET_METRICS:
-			gov_http_serve_metrics(c);
+			gov_http_send(c, gov_http_metrics_answer());
 			break;
 	}
 	/* Most answers fit the socket buffer: try at once. */
@@ -420,6 +499,8 @@ gov_http_allowed(const struct sockaddr_storage *ss)
 {
 	int			i;
 
+	if (gov_allow_none)
+		return false;
 	if (gov_nallowed == 0)
 		return true;
 	for (i = 0; i < gov_nallowed; i++)
@@ -436,11 +517,18 @@ gov_http_allowed(const struct sockaddr_storage *ss)
 	return false;
 }
 
-/* A free client slot, or the oldest one still sending its request. */
+/*
+ * A free client slot, else the slot of the oldest client still sending its
+ * request, else of the one taking its answer the longest, past
+ * GOV_HTTP_WRITE_GRACE_MS (a scraper reads its answer in far less).
+ */
 static GovHttpClient *
 gov_http_slot(void)
 {
-	GovHttpClient *oldest = NULL;
+	GovHttpClient *reader = NULL;
+	GovHttpClient *writer = NULL;
+	GovHttpClient *victim;
+	int64		now = gov_monotonic_ms();
 	int			i;
 
 	for (i = 0; i < GOV_HTTP_MAX_CLIENTS; i++)
@@ -449,12 +537,19 @@ gov_http_slot(void)
 
 		if (c->fd == PGINVALID_SOCKET)
 			return c;
-		if (!c->writing && (oldest == NULL || c->opened_ms < oldest->opened_ms))
-			oldest = c;
+		if (!c->writing)
+		{
+			if (reader == NULL || c->opened_ms < reader->opened_ms)
+				reader = c;
+		}
+		else if (now - c->answered_ms >= GOV_HTTP_WRITE_GRACE_MS &&
+				 (writer == NULL || c->answered_ms < writer->answered_ms))
+			writer = c;
 	}
-	if (oldest)
-		gov_http_drop(oldest);
-	return oldest;
+	victim = reader ? reader : writer;
+	if (victim)
+		gov_http_drop(victim);
+	return victim;
 }
 
 static void
@@ -480,7 +575,7 @@ gov_http_accept(pgsocket lfd)
 		c->fd = fd;
 		c->writing = false;
 		c->req_len = 0;
-		c->resp = NULL;
+		c->answer = NULL;
 		c->opened_ms = gov_monotonic_ms();
 		c->deadline_ms = c->opened_ms + GOV_HTTP_READ_TIMEOUT_MS;
 		gov_http_gen++;
@@ -557,6 +652,14 @@ gov_http_expire(void)
 			gov_http_drop(c);	/* silent, slow or not reading */
 		else if (next < 0 || c->deadline_ms - now < next)
 			next = (long) (c->deadline_ms - now);
+	}
+
+	/* A stale answer is no more use: free it (clients sending it keep theirs). */
+	if (gov_metrics_answer != NULL &&
+		now - gov_metrics_answer_ms >= GOV_HTTP_METRICS_MAX_AGE_MS)
+	{
+		gov_http_release(gov_metrics_answer);
+		gov_metrics_answer = NULL;
 	}
 	return next;
 }

@@ -8,15 +8,15 @@
  *
  * Built from shared memory only (no SPI, no transaction), so the worker
  * can build it outside a transaction.  It reads pools and slots through
- * gov_pools_collect (pools.c), rules and their counters under gov->lock
- * LW_SHARED (copied out first), events_written under gov->events_lock
- * LW_SHARED.
+ * gov_pools_collect (pools.c); the rules and their counters, the pause and
+ * disable flags and the queued count under gov->lock LW_SHARED, taken once
+ * to copy them (GovMetricsCopy, for both expositions); the number of bans
+ * under gov->bans_lock LW_SHARED (bans.c); events_written under
+ * gov->events_lock LW_SHARED.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
-
-#include <ctype.h>
 
 #include "lib/stringinfo.h"
 #include "utils/guc.h"
@@ -32,6 +32,9 @@
 static int	gov_metrics_compat = GOV_COMPAT_NONE;
 static char *gov_metrics_labels = NULL;
 
+/* governor.metrics_labels parsed and escaped ('a="x",b="y"'), the GUC's extra. */
+static const char *gov_metrics_labels_escaped = "";
+
 static const struct config_enum_entry gov_metrics_compat_options[] = {
 	{"none", GOV_COMPAT_NONE, false},
 	{"pgbouncer", GOV_COMPAT_PGBOUNCER, false},
@@ -45,9 +48,18 @@ static const char *const gov_reserved_labels[] = {
 	"job", "instance", NULL
 };
 
+/* [a-zA-Z_][a-zA-Z0-9_]*, in ASCII whatever the locale. */
+static bool
+gov_label_name_char(char c, bool first)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+		(!first && c >= '0' && c <= '9');
+}
+
 /*
- * Parse governor.metrics_labels ('name=value,name="value, with comma"')
- * into escaped label pairs; false with *err on a bad one.
+ * Parse governor.metrics_labels ('name=value,name="value, with comma"';
+ * spaces around a value are dropped) into escaped label pairs;
+ * false with *err on a bad one.
  */
 static bool
 gov_parse_labels(const char *spec, StringInfo out, const char **err)
@@ -68,12 +80,12 @@ gov_parse_labels(const char *spec, StringInfo out, const char **err)
 		while (*p == ' ')
 			p++;
 		name = p;
-		if (!(isalpha((unsigned char) *p) || *p == '_'))
+		if (!gov_label_name_char(*p, true))
 		{
 			*err = "a label name must start with a letter or underscore";
 			return false;
 		}
-		while (isalnum((unsigned char) *p) || *p == '_')
+		while (gov_label_name_char(*p, false))
 			p++;
 		nlen = p - name;
 		if (nlen >= 2 && name[0] == '_' && name[1] == '_')
@@ -108,6 +120,8 @@ gov_parse_labels(const char *spec, StringInfo out, const char **err)
 			return false;
 		}
 		p++;
+		while (*p == ' ')
+			p++;
 		initStringInfo(&value);
 		if (*p == '"')
 		{
@@ -125,8 +139,12 @@ gov_parse_labels(const char *spec, StringInfo out, const char **err)
 			p++;
 		}
 		else
+		{
 			while (*p && *p != ',')
 				appendStringInfoChar(&value, *p++);
+			while (value.len > 0 && value.data[value.len - 1] == ' ')
+				value.data[--value.len] = '\0';
+		}
 		while (*p == ' ')
 			p++;
 		if (*p == ',')
@@ -161,10 +179,24 @@ gov_check_metrics_labels(char **newval, void **extra, GucSource source)
 	}
 	initStringInfo(&out);
 	ok = gov_parse_labels(*newval, &out, &err);
-	pfree(out.data);
 	if (!ok)
 		GUC_check_errdetail("%s.", err);
+	else
+	{
+		*extra = gov_guc_malloc(out.len + 1);
+		if (*extra == NULL)
+			ok = false;
+		else
+			memcpy(*extra, out.data, out.len + 1);
+	}
+	pfree(out.data);
 	return ok;
+}
+
+static void
+gov_assign_metrics_labels(const char *newval, void *extra)
+{
+	gov_metrics_labels_escaped = extra ? (const char *) extra : "";
 }
 
 void
@@ -179,7 +211,8 @@ gov_metrics_define_settings(void)
 							   "Constant labels added to every metric series.",
 							   "Comma-separated name=value pairs, e.g. pgbouncer_cluster=prod,region=\"eu west\"; names may not be ones the metrics use.",
 							   &gov_metrics_labels, "",
-							   PGC_SIGHUP, 0, gov_check_metrics_labels, NULL, NULL);
+							   PGC_SIGHUP, 0, gov_check_metrics_labels,
+							   gov_assign_metrics_labels, NULL);
 }
 
 /* ----------------------------------------------------------------
@@ -289,13 +322,13 @@ gov_pool_field(const GovPoolLive *pl, GovPoolField f, TimestampTz now)
 		case GF_SV_LOGIN:
 			return pl->g.sv_login;
 		case GF_MAXWAIT_S:
-			return pl->g.oldest_wait ? Max(now - pl->g.oldest_wait, 0) / 1e6 : 0;
+			return gov_age_us(pl->g.oldest_wait, now) / 1e6;
 		case GF_IDLE_IN_XACT:
 			return pl->g.idle_in_xact;
 		case GF_WAITING_ON_LOCK:
 			return pl->g.waiting_on_lock;
 		case GF_OLDEST_XACT_S:
-			return pl->g.oldest_xact ? Max(now - pl->g.oldest_xact, 0) / 1e6 : 0;
+			return gov_age_us(pl->g.oldest_xact, now) / 1e6;
 		case GF_XACT_COUNT:
 			return (double) pl->live.xact_count;
 		case GF_QUERY_COUNT:
@@ -425,18 +458,22 @@ static const GovRuleMetric gov_rule_metrics[] = {
 	{"pg_governor_rule_would_wait_total", "counter", RF_WOULD_WAIT, RULES_ACTIVE, "Transactions a monitor-mode max_active rule would have made wait."},
 };
 
-typedef struct GovRuleCopy
+/* Sessions ended, per rule and reason (gov_ends): done, or watched in monitor mode. */
+typedef struct GovRuleEndings
 {
-	NameData	name;
-	GovRule		rule;
-	GovRuleState state;
-} GovRuleCopy;
+	const char *name;
+	bool		would;			/* would_terminate[], the rule limits only */
+	const char *help;
+} GovRuleEndings;
+
+static const GovRuleEndings gov_rule_endings[] = {
+	{"pg_governor_rule_terminated_total", false, "Sessions the rule ended, by reason."},
+	{"pg_governor_rule_would_terminate_total", true, "Sessions a monitor-mode rule would have ended, by limit."},
+};
 
 static uint64
-gov_rule_field(const GovRuleCopy *r, GovRuleField f)
+gov_rule_field(const GovRule *rule, const GovRuleState *st, GovRuleField f)
 {
-	const GovRuleState *st = &r->state;
-
 	switch (f)
 	{
 		case RF_CONNECTIONS:
@@ -444,15 +481,15 @@ gov_rule_field(const GovRuleCopy *r, GovRuleField f)
 		case RF_WAITING:
 			return st->queue[GOV_BUCKET_LOGIN].len;
 		case RF_MAX_CONNECTIONS:
-			return r->rule.max_connections;
+			return rule->max_connections;
 		case RF_RESERVE:
-			return Max(r->rule.reserve_connections, 0);
+			return Max(rule->reserve_connections, 0);
 		case RF_ACTIVE:
 			return st->count[GOV_BUCKET_ACTIVE];
 		case RF_ACTIVE_WAITING:
 			return st->queue[GOV_BUCKET_ACTIVE].len;
 		case RF_MAX_ACTIVE:
-			return r->rule.max_active;
+			return rule->max_active;
 		case RF_ADMITTED:
 			return st->admitted;
 		case RF_REJECTED:
@@ -472,43 +509,22 @@ gov_rule_field(const GovRuleCopy *r, GovRuleField f)
 }
 
 static bool
-gov_rule_listed(const GovRuleCopy *r, GovRuleFilter filter)
+gov_rule_listed(const GovRule *rule, GovRuleFilter filter)
 {
 	return filter == RULES_ALL ||
-		(filter == RULES_CAPPED && r->rule.max_connections != GOV_NONE) ||
-		(filter == RULES_ACTIVE && r->rule.max_active != GOV_NONE);
-}
-
-/* 'rule="name"' (escaped) into a buffer. */
-static void
-gov_prom_rule_label(StringInfo lb, const GovRuleCopy *r)
-{
-	resetStringInfo(lb);
-	appendStringInfoString(lb, "rule=\"");
-	gov_prom_value(lb, NameStr(r->name));
-	appendStringInfoChar(lb, '"');
+		(filter == RULES_CAPPED && rule->max_connections != GOV_NONE) ||
+		(filter == RULES_ACTIVE && rule->max_active != GOV_NONE);
 }
 
 static void
-gov_prom_rules(StringInfo b)
+gov_prom_rules(StringInfo b, const GovMetricsCopy *copy)
 {
-	GovRuleCopy *rules = palloc0(sizeof(GovRuleCopy) * gov_max_rules);
-	StringInfoData lb;
-	int			nrules;
+	const GovRule *rules = copy->rules.rules;
+	const GovRuleState *states = copy->rules.states;
+	int			nrules = copy->nrules;
 	int			i,
 				k,
 				m;
-
-	LWLockAcquire(gov->lock, LW_SHARED);
-	nrules = Min(gov->nrules, gov_max_rules);
-	for (i = 0; i < nrules; i++)
-	{
-		rules[i].name = gov->rules[i].name;
-		rules[i].rule = gov->rules[i];
-		rules[i].state = gov->rule_state[i];
-	}
-	LWLockRelease(gov->lock);
-	initStringInfo(&lb);
 
 	for (m = 0; m < lengthof(gov_rule_metrics); m++)
 	{
@@ -524,47 +540,43 @@ gov_prom_rules(StringInfo b)
 		{
 			if (!gov_rule_listed(&rules[i], rm->filter))
 				continue;
-			gov_prom_rule_label(&lb, &rules[i]);
-			appendStringInfo(b, "%s{%s}", rm->name, lb.data);
-			gov_prom_uint(b, gov_rule_field(&rules[i], rm->field));
+			appendStringInfoString(b, rm->name);
+			gov_prom_labels(b, (const char *const[]) {"rule", NameStr(rules[i].name), NULL});
+			gov_prom_uint(b, gov_rule_field(&rules[i], &states[i], rm->field));
 		}
 	}
 
-	/* Endings by reason: the vocabulary's table, every kind booked to rules. */
 	if (nrules > 0)
 	{
-		gov_prom_family(b, "pg_governor_rule_terminated_total", "counter",
-						"Sessions the rule ended, by reason.");
-		for (i = 0; i < nrules; i++)
-			for (k = 0; k < GOV_NUM_END_KINDS; k++)
-			{
-				if (gov_ends[k].usage_column == NULL)
-					continue;
-				gov_prom_rule_label(&lb, &rules[i]);
-				appendStringInfo(b, "pg_governor_rule_terminated_total{%s,reason=\"%s\"}",
-								 lb.data, gov_ends[k].name);
-				gov_prom_uint(b, rules[i].state.terminated[k]);
-			}
-		gov_prom_family(b, "pg_governor_rule_would_terminate_total", "counter",
-						"Sessions a monitor-mode rule would have ended, by limit.");
-		for (i = 0; i < nrules; i++)
-			for (k = 0; k < GOV_NUM_LIMITS; k++)
-			{
-				gov_prom_rule_label(&lb, &rules[i]);
-				appendStringInfo(b, "pg_governor_rule_would_terminate_total{%s,reason=\"%s\"}",
-								 lb.data, gov_ends[k].name);
-				gov_prom_uint(b, rules[i].state.would_terminate[k]);
-			}
+		/*
+		 * Endings by reason, the vocabulary's table: every kind booked to
+		 * rules, and the rule limits monitor mode watches.
+		 */
+		for (m = 0; m < lengthof(gov_rule_endings); m++)
+		{
+			const GovRuleEndings *re = &gov_rule_endings[m];
+
+			gov_prom_family(b, re->name, "counter", re->help);
+			for (i = 0; i < nrules; i++)
+				for (k = 0; k < (re->would ? GOV_NUM_LIMITS : GOV_NUM_END_KINDS); k++)
+				{
+					if (!re->would && gov_ends[k].usage_column == NULL)
+						continue;
+					appendStringInfoString(b, re->name);
+					gov_prom_labels(b, (const char *const[]) {
+						"rule", NameStr(rules[i].name), "reason", gov_ends[k].name, NULL});
+					gov_prom_uint(b, re->would ? states[i].would_terminate[k] :
+								  states[i].terminated[k]);
+				}
+		}
 
 		/* How long waits lasted, whether they ended with a place or not. */
 		gov_prom_family(b, "pg_governor_rule_login_wait_seconds", "histogram",
 						"Time logins governed by the rule waited in its queue (0 for those that did not wait there), admitted or not.");
 		for (i = 0; i < nrules; i++)
-		{
-			gov_prom_rule_label(&lb, &rules[i]);
-			gov_prom_histogram(b, "pg_governor_rule_login_wait_seconds", lb.data,
-							   &rules[i].state.wait_hist[GOV_BUCKET_LOGIN]);
-		}
+			gov_prom_histogram(b, "pg_governor_rule_login_wait_seconds",
+							   (const char *const[]) {"rule", NameStr(rules[i].name), NULL},
+							   &states[i].wait_hist[GOV_BUCKET_LOGIN]);
 	}
 	for (i = 0, k = 0; i < nrules; i++)
 	{
@@ -573,12 +585,25 @@ gov_prom_rules(StringInfo b)
 		if (k++ == 0)
 			gov_prom_family(b, "pg_governor_rule_active_wait_seconds", "histogram",
 							"Time transactions of a max_active rule waited for its active slot (0 for those that did not wait there).");
-		gov_prom_rule_label(&lb, &rules[i]);
-		gov_prom_histogram(b, "pg_governor_rule_active_wait_seconds", lb.data,
-						   &rules[i].state.wait_hist[GOV_BUCKET_ACTIVE]);
+		gov_prom_histogram(b, "pg_governor_rule_active_wait_seconds",
+						   (const char *const[]) {"rule", NameStr(rules[i].name), NULL},
+						   &states[i].wait_hist[GOV_BUCKET_ACTIVE]);
 	}
-	pfree(lb.data);
-	pfree(rules);
+}
+
+/* Everything the exposition needs of gov->lock, in one acquisition. */
+static void
+gov_metrics_copy(GovMetricsCopy *copy)
+{
+	gov_rules_alloc(&copy->rules);
+	LWLockAcquire(gov->lock, LW_SHARED);
+	copy->nrules = gov_rules_copy(&copy->rules);
+	copy->nqueued = gov->nqueued;
+	copy->all_paused = gov->all_paused;
+	copy->all_disabled = gov->all_disabled;
+	copy->ndbflags = gov->ndbflags;
+	memcpy(copy->dbflags, gov->dbflags, sizeof(GovDbFlag) * gov->ndbflags);
+	LWLockRelease(gov->lock);
 }
 
 /*
@@ -592,10 +617,8 @@ gov_metrics_text(void)
 	GovPoolsView view;
 	GovPoolLive *dbs;
 	GovHealthRow health[GOV_HEALTH_NUM];
-	GovBanRow  *bans;
+	GovMetricsCopy copy;
 	uint64		events;
-	int			queued;
-	int			nbans;
 	int			ndb;
 	int			i;
 
@@ -603,6 +626,7 @@ gov_metrics_text(void)
 	gov_pools_collect(&view, true);
 	dbs = gov_stats_by_database(&view, &ndb);
 	gov_health_compute(&view, health);
+	gov_metrics_copy(&copy);
 
 	gov_prom_family(&b, "pg_governor_connections_in_use", "gauge",
 					"Client sessions registered by the governor (replication excluded).");
@@ -650,28 +674,24 @@ gov_metrics_text(void)
 		appendStringInfo(&b, "pg_governor_health_status{signal=\"%s\"} %d\n",
 						 health[i].signal, health[i].status);
 
-	gov_prom_rules(&b);
+	gov_prom_rules(&b, &copy);
 
-	LWLockAcquire(gov->lock, LW_SHARED);
-	queued = gov->nqueued;
-	LWLockRelease(gov->lock);
 	gov_prom_family(&b, "pg_governor_queued_logins", "gauge",
 					"Logins waiting in the queues now (bounded by governor.max_queued).");
-	appendStringInfo(&b, "pg_governor_queued_logins %d\n", queued);
-	bans = gov_bans_list(&nbans);
-	pfree(bans);
+	appendStringInfo(&b, "pg_governor_queued_logins %d\n", copy.nqueued);
 	gov_prom_family(&b, "pg_governor_bans", "gauge",
 					"(role, client address) pairs the authentication circuit breaker blocks now.");
-	appendStringInfo(&b, "pg_governor_bans %d\n", nbans);
-	if (GOV_HAVE_CONN_TIMING)
+	appendStringInfo(&b, "pg_governor_bans %d\n", gov_bans_count());
+#ifdef GOV_HAVE_CONN_TIMING
 	{
 		GovHistogram setup;
 
 		gov_hist_read_atomic(&gov->setup_hist, &setup);
 		gov_prom_family(&b, "pg_governor_connection_setup_seconds", "histogram",
 						"Time from the server accepting a client's socket to its session being ready (queue wait included).");
-		gov_prom_histogram(&b, "pg_governor_connection_setup_seconds", "", &setup);
+		gov_prom_histogram(&b, "pg_governor_connection_setup_seconds", NULL, &setup);
 	}
+#endif
 
 	LWLockAcquire(gov->events_lock, LW_SHARED);
 	events = gov->events_written;
@@ -681,20 +701,15 @@ gov_metrics_text(void)
 	appendStringInfo(&b, "pg_governor_events_total " UINT64_FORMAT "\n", events);
 
 	if (gov_metrics_compat == GOV_COMPAT_PGBOUNCER)
-		gov_metrics_pgbouncer(&b, &view, dbs, ndb);
+		gov_metrics_pgbouncer(&b, &view, dbs, ndb, &copy);
 
 	pfree(view.rows);
 	pfree(dbs);
+	pfree(copy.rules.rules);
+	pfree(copy.rules.states);
 
 	/* Constant labels last, on every sample line. */
-	if (gov_metrics_labels && gov_metrics_labels[0])
-	{
-		StringInfoData labels;
-		const char *err;
-
-		initStringInfo(&labels);
-		if (gov_parse_labels(gov_metrics_labels, &labels, &err) && labels.len > 0)
-			return gov_prom_add_labels(b.data, labels.data);
-	}
+	if (gov_metrics_labels_escaped[0])
+		return gov_prom_add_labels(b.data, gov_metrics_labels_escaped);
 	return b.data;
 }

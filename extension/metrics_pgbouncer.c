@@ -26,8 +26,8 @@
  *							max_user_connections is the same: every
  *							user's sessions are bounded by it (0 would make
  *							the mixin's saturation alerts divide by 1).
- * Reads the rules under gov->lock LW_SHARED (copied out); the rest comes
- * collected from metrics.c.
+ * No lock here: the pools, and the rules and pause flags copied under
+ * gov->lock, come collected from metrics.c.
  *
  *-------------------------------------------------------------------------
  */
@@ -36,7 +36,6 @@
 #include "postmaster/postmaster.h"
 #include "utils/memutils.h"
 
-#include "bucket.h"
 #include "metrics.h"
 #include "prom.h"
 #include "settings.h"
@@ -167,24 +166,40 @@ gov_bouncer_db_labels(StringInfo b, const char *db, bool transaction_mode)
 		"pool_mode", transaction_mode ? "transaction" : "session", NULL});
 }
 
+/* A database's pause and disable flags, read as gov_db_paused/disabled do. */
+static void
+gov_bouncer_db_flags(const GovMetricsCopy *copy, const char *db, GovBouncerDb *out)
+{
+	int			f;
+
+	out->paused = copy->all_paused;
+	out->disabled = copy->all_disabled;
+	for (f = 0; f < copy->ndbflags; f++)
+		if (strcmp(NameStr(copy->dbflags[f].database), db) == 0)
+		{
+			out->paused |= copy->dbflags[f].paused;
+			out->disabled |= copy->dbflags[f].disabled;
+			break;
+		}
+}
+
 /* Caps and flags of the databases listed, from the rules that name only one. */
 static void
-gov_bouncer_databases(const GovPoolLive *dbs, int ndb, GovBouncerDb *out)
+gov_bouncer_databases(const GovPoolLive *dbs, int ndb, const GovMetricsCopy *copy,
+					  GovBouncerDb *out)
 {
 	int			i,
 				r;
 
 	memset(out, 0, sizeof(GovBouncerDb) * ndb);
-	LWLockAcquire(gov->lock, LW_SHARED);
 	for (i = 0; i < ndb; i++)
 	{
 		const char *db = NameStr(dbs[i].key.database);
 
-		out[i].paused = gov_db_paused(db);
-		out[i].disabled = gov_db_disabled(db);
-		for (r = 0; r < gov->nrules; r++)
+		gov_bouncer_db_flags(copy, db, &out[i]);
+		for (r = 0; r < copy->nrules; r++)
 		{
-			const GovRule *rule = &gov->rules[r];
+			const GovRule *rule = &copy->rules.rules[r];
 
 			if (rule->monitor || rule->invalid[0] || !rule->has_database ||
 				rule->has_role || rule->has_appname || rule->has_addr ||
@@ -203,12 +218,11 @@ gov_bouncer_databases(const GovPoolLive *dbs, int ndb, GovBouncerDb *out)
 		if (out[i].pool_size == 0)
 			out[i].pool_size = out[i].max_connections;
 	}
-	LWLockRelease(gov->lock);
 }
 
 void
 gov_metrics_pgbouncer(StringInfo b, const GovPoolsView *view,
-					  const GovPoolLive *dbs, int ndb)
+					  const GovPoolLive *dbs, int ndb, const GovMetricsCopy *copy)
 {
 	GovBouncerPool *pools = palloc0(sizeof(GovBouncerPool) * Max(view->nrows, 1));
 	GovBouncerDb *dbinfo = palloc0(sizeof(GovBouncerDb) * Max(ndb, 1));
@@ -283,7 +297,7 @@ gov_metrics_pgbouncer(StringInfo b, const GovPoolsView *view,
 					gov_prom_uint(b, g->sv_login);
 					break;
 				case BF_MAXWAIT:
-					gov_prom_double(b, g->oldest_wait ? Max(view->now - g->oldest_wait, 0) / 1e6 : 0);
+					gov_prom_double(b, gov_age_us(g->oldest_wait, view->now) / 1e6);
 					break;
 			}
 		}
@@ -306,16 +320,16 @@ gov_metrics_pgbouncer(StringInfo b, const GovPoolsView *view,
 			gov_prom_family(b, name, "counter", bc->help);
 			for (i = 0; i < ndb; i++)
 			{
-				appendStringInfo(b, "%s{database=\"", name);
-				gov_prom_value(b, NameStr(dbs[i].key.database));
-				appendStringInfoString(b, "\"}");
+				appendStringInfoString(b, name);
+				gov_prom_labels(b, (const char *const[]) {
+					"database", NameStr(dbs[i].key.database), NULL});
 				gov_prom_double(b, gov_bouncer_stat(&dbs[i].live, bc->stat));
 			}
 		}
 	}
 
 	/* SHOW DATABASES. */
-	gov_bouncer_databases(dbs, ndb, dbinfo);
+	gov_bouncer_databases(dbs, ndb, copy, dbinfo);
 	{
 		static const char *const dbmetrics[] = {
 			"pgbouncer_databases_pool_size", "pgbouncer_databases_reserve_pool",

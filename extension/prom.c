@@ -18,18 +18,26 @@ gov_prom_family(StringInfo b, const char *name, const char *type, const char *he
 	appendStringInfo(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-void
-gov_prom_labels(StringInfo b, const char *const *pairs)
+/* name="value",... without the braces. */
+static void
+gov_prom_pairs(StringInfo b, const char *const *pairs)
 {
-	char		sep = '{';
+	const char *sep = "";
 
 	for (; pairs[0] != NULL; pairs += 2)
 	{
-		appendStringInfo(b, "%c%s=\"", sep, pairs[0]);
+		appendStringInfo(b, "%s%s=\"", sep, pairs[0]);
 		gov_prom_value(b, pairs[1]);
 		appendStringInfoChar(b, '"');
-		sep = ',';
+		sep = ",";
 	}
+}
+
+void
+gov_prom_labels(StringInfo b, const char *const *pairs)
+{
+	appendStringInfoChar(b, '{');
+	gov_prom_pairs(b, pairs);
 	appendStringInfoChar(b, '}');
 }
 
@@ -73,26 +81,38 @@ gov_prom_uint(StringInfo b, uint64 v)
 }
 
 void
-gov_prom_histogram(StringInfo b, const char *name, const char *labels,
+gov_prom_histogram(StringInfo b, const char *name, const char *const *pairs,
 				   const GovHistogram *h)
 {
-	const char *sep = labels[0] ? "," : "";
+	bool		any = pairs != NULL && pairs[0] != NULL;
+	StringInfoData lead;		/* 'a="x",' before every le, or "" */
 	uint64		cumulative = 0;
 	int			i;
 
+	initStringInfo(&lead);
+	if (any)
+	{
+		gov_prom_pairs(&lead, pairs);
+		appendStringInfoChar(&lead, ',');
+	}
 	for (i = 0; i <= GOV_HIST_BOUNDS; i++)
 	{
 		cumulative += h->count[i];
 		if (i < GOV_HIST_BOUNDS)
-			appendStringInfo(b, "%s_bucket{%s%sle=\"%g\"}", name, labels, sep,
+			appendStringInfo(b, "%s_bucket{%sle=\"%g\"}", name, lead.data,
 							 gov_hist_bounds_us[i] / 1e6);
 		else
-			appendStringInfo(b, "%s_bucket{%s%sle=\"+Inf\"}", name, labels, sep);
+			appendStringInfo(b, "%s_bucket{%sle=\"+Inf\"}", name, lead.data);
 		gov_prom_uint(b, cumulative);
 	}
-	appendStringInfo(b, "%s_sum%s%s%s", name, labels[0] ? "{" : "", labels, labels[0] ? "}" : "");
+	pfree(lead.data);
+	appendStringInfo(b, "%s_sum", name);
+	if (any)
+		gov_prom_labels(b, pairs);
 	gov_prom_double(b, h->sum_us / 1e6);
-	appendStringInfo(b, "%s_count%s%s%s", name, labels[0] ? "{" : "", labels, labels[0] ? "}" : "");
+	appendStringInfo(b, "%s_count", name);
+	if (any)
+		gov_prom_labels(b, pairs);
 	gov_prom_uint(b, cumulative);
 }
 

@@ -30,10 +30,10 @@ extern void gov_prom_uint(StringInfo b, uint64 v);
 
 /*
  * The samples of one histogram: name_bucket{labels,le=...} (cumulative),
- * name_sum and name_count.  labels is "" or 'a="x",b="y"' (escaped).
+ * name_sum and name_count.  pairs as for gov_prom_labels, or NULL for none.
  */
-extern void gov_prom_histogram(StringInfo b, const char *name, const char *labels,
-							   const GovHistogram *h);
+extern void gov_prom_histogram(StringInfo b, const char *name,
+							   const char *const *pairs, const GovHistogram *h);
 
 /*
  * Give every sample line of an exposition the constant labels (already

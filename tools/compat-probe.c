@@ -14,7 +14,6 @@
  */
 #include "postgres.h"
 
-#include <poll.h>
 #include <signal.h>
 
 #include "catalog/pg_authid.h"
@@ -82,8 +81,12 @@ gov_probe_clocks(void)
 	memset(&iv, 0, sizeof(iv));
 	if (!gov_interval_is_finite(&iv))
 		return -1;
-	if (GOV_HAVE_CONN_TIMING && gov_conn_socket_create() != 0)
+	if (gov_conn_socket_create() != 0)
 		ms += (int64) (GetCurrentTimestamp() - gov_conn_socket_create());
+#ifdef GOV_HAVE_CONN_TIMING
+	/* The flag promises conn_timing itself. */
+	ms += (int64) conn_timing.socket_create;
+#endif
 	return ms;
 }
 
@@ -117,6 +120,10 @@ gov_probe_xact_timeout(void)
 Datum
 gov_probe_srf(PG_FUNCTION_ARGS)
 {
+	void	   *extra = gov_guc_malloc(1);
+
+	if (extra == NULL)
+		return (Datum) 0;
 	gov_init_srf(fcinfo);
 	gov_reserve_guc_prefix("governor");
 	return (Datum) 0;
