@@ -114,6 +114,7 @@ gov_probe_xact_timeout(void)
 	gov_server_xact_timer_stop();
 	if (ms > 0)
 		gov_server_xact_timer_start(ms);
+	gov_server_xact_timer_start_at(GetCurrentTimestamp());
 #endif
 }
 
