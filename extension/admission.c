@@ -63,30 +63,16 @@ gov_admission_init(void)
 	ClientAuthentication_hook = gov_client_auth;
 }
 
+/* Is the role in governor.exempt_roles (parsed by its check hook)? */
 static bool
-gov_role_in_list(const char *role, const char *list)
+gov_role_exempt(const char *role)
 {
-	char	   *copy;
-	List	   *names;
-	ListCell   *lc;
-	bool		found = false;
+	const char *name;
 
-	if (list == NULL || list[0] == '\0')
-		return false;
-	copy = pstrdup(list);
-	if (!SplitIdentifierString(copy, ',', &names))
-		return false;			/* the GUC check refuses such values */
-	foreach(lc, names)
-	{
-		if (strcmp((char *) lfirst(lc), role) == 0)
-		{
-			found = true;
-			break;
-		}
-	}
-	list_free(names);
-	pfree(copy);
-	return found;
+	for (name = gov_exempt_role_names; name != NULL && *name != '\0'; name += strlen(name) + 1)
+		if (strcmp(name, role) == 0)
+			return true;
+	return false;
 }
 
 static GovExemptReason
@@ -96,7 +82,7 @@ gov_exemption(Port *port, Oid roleid)
 		return GOV_EXEMPT_REPLICATION;
 	if (gov_exempt_superusers && OidIsValid(roleid) && superuser_arg(roleid))
 		return GOV_EXEMPT_SUPERUSER;
-	if (gov_role_in_list(port->user_name, gov_exempt_roles))
+	if (gov_role_exempt(port->user_name))
 		return GOV_EXEMPT_ROLE;
 	return GOV_NOT_EXEMPT;
 }

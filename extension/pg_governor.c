@@ -41,7 +41,8 @@ char	   *gov_database = NULL;
 int			gov_naptime_ms = 1000;
 int			gov_queue_timeout_ms = 0;
 bool		gov_exempt_superusers = true;
-char	   *gov_exempt_roles = NULL;
+static char *gov_exempt_roles = NULL;
+const char *gov_exempt_role_names = NULL;
 int			gov_max_rules = 100;
 int			gov_max_pools = 1000;
 int			gov_max_events = 1000;
@@ -68,6 +69,7 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 void		_PG_init(void);
 static void gov_define_settings(void);
 static bool gov_check_role_list(char **newval, void **extra, GucSource source);
+static void gov_assign_role_list(const char *newval, void *extra);
 static void gov_shmem_request(void);
 static void gov_shmem_startup(void);
 static Size gov_shmem_size(void);
@@ -142,7 +144,7 @@ gov_define_settings(void)
 							   "Comma-separated roles that are never capped, queued or terminated.",
 							   NULL,
 							   &gov_exempt_roles, "",
-							   PGC_SIGHUP, GUC_LIST_INPUT, gov_check_role_list, NULL, NULL);
+							   PGC_SIGHUP, GUC_LIST_INPUT, gov_check_role_list, gov_assign_role_list, NULL);
 	DefineCustomIntVariable("governor.max_rules",
 							"Maximum number of rows in governor.rules.",
 							NULL,
@@ -179,19 +181,50 @@ gov_define_settings(void)
 	gov_reserve_guc_prefix("governor");
 }
 
-/* governor.exempt_roles must parse as a list of identifiers. */
+/*
+ * governor.exempt_roles must parse as a list of identifiers; parsed once
+ * here into its extra (the names one after another, each NUL-terminated,
+ * then an empty one), which logins read.
+ */
 static bool
 gov_check_role_list(char **newval, void **extra, GucSource source)
 {
 	char	   *copy = pstrdup(*newval);
 	List	   *names;
-	bool		ok = SplitIdentifierString(copy, ',', &names);
+	ListCell   *lc;
+	Size		size = 1;
+	char	   *packed;
+	char	   *p;
 
+	if (!SplitIdentifierString(copy, ',', &names))
+	{
+		list_free(names);
+		pfree(copy);
+		GUC_check_errdetail("List syntax is invalid.");
+		return false;
+	}
+	foreach(lc, names)
+		size += strlen((char *) lfirst(lc)) + 1;
+	packed = gov_guc_malloc(size);
+	if (packed == NULL)
+		return false;
+	p = packed;
+	foreach(lc, names)
+	{
+		strcpy(p, (char *) lfirst(lc));
+		p += strlen(p) + 1;
+	}
+	*p = '\0';
 	list_free(names);
 	pfree(copy);
-	if (!ok)
-		GUC_check_errdetail("List syntax is invalid.");
-	return ok;
+	*extra = packed;
+	return true;
+}
+
+static void
+gov_assign_role_list(const char *newval, void *extra)
+{
+	gov_exempt_role_names = extra;
 }
 
 static Size

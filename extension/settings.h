@@ -21,7 +21,7 @@ extern char *gov_database;
 extern int	gov_naptime_ms;
 extern int	gov_queue_timeout_ms;
 extern bool gov_exempt_superusers;
-extern char *gov_exempt_roles;
+extern const char *gov_exempt_role_names;	/* governor.exempt_roles, parsed */
 extern int	gov_max_rules;
 extern int	gov_max_pools;
 extern int	gov_max_events;
