@@ -140,9 +140,12 @@ gov_wait_briefly(void)
 
 /*
  * Make the worker read the rules now and wait until it has: a read that
- * started after our request completes (generation + 2 covers a read
- * already running when we asked).  False, with a WARNING saying why,
- * when the read failed and older rules stay in force.
+ * started after our call completes.  The generation counts reads ended;
+ * one may be under way as we ask, so it is the second from now that
+ * surely started after the call.  The worker reads once per request, so
+ * each time it takes ours short of the target we ask again, rather than
+ * wait for governor.naptime.  False, with a WARNING saying why, when the
+ * read failed (older rules stay in force) or the worker did not answer.
  */
 Datum
 gov_reload(PG_FUNCTION_ARGS)
@@ -177,10 +180,18 @@ gov_reload(PG_FUNCTION_ARGS)
 	while (pg_atomic_read_u64(&gov->reload_generation) < target)
 	{
 		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(), GOV_RELOAD_WAIT_MS))
+		{
+			ereport(WARNING,
+					(errmsg("pg_governor worker did not read governor.rules within %d s",
+							GOV_RELOAD_WAIT_MS / 1000),
+					 errdetail("The rules are read again every governor.naptime."),
+					 errhint("Check the server log and governor.health.")));
 			PG_RETURN_BOOL(false);
+		}
+		/* The worker took the request: ask for the read after this one. */
+		if (pg_atomic_read_u32(&gov->reload_requested) == 0)
+			gov_worker_wake();
 		gov_wait_briefly();
-		if (target - 2 == pg_atomic_read_u64(&gov->reload_generation))
-			gov_worker_wake();	/* the worker may have slept through */
 	}
 
 	LWLockAcquire(gov->lock, LW_SHARED);

@@ -39,3 +39,17 @@ SELECT * FROM governor.clients;
 SELECT * FROM governor.rules;
 SELECT governor.disable(NULL);
 RESET ROLE;
+
+-- reload() waits for one read, not for governor.naptime: with a naptime
+-- longer than its wait it still answers at once (the second call starts
+-- right after a read, so the next timed read is a full naptime away).
+ALTER SYSTEM SET governor.naptime = '20s';
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.5);
+SELECT governor.reload();
+SELECT governor.reload() AS reloaded,
+       clock_timestamp() - statement_timestamp() < interval '5 s' AS at_once;
+ALTER SYSTEM RESET governor.naptime;
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.5);
+SELECT governor.reload();
