@@ -432,7 +432,12 @@ gov_compile_row(GovRow *row, GovRule *r)
 
 	if (gov_row_value(row, COL_MAX_LOGIN_RATE, &d))
 	{
-		r->max_login_rate = DatumGetFloat8(DirectFunctionCall1(numeric_float8, d));
+		/*
+		 * No ERROR for a value past double's range (1e400 or 1e-400 loaded
+		 * past the trigger): it becomes infinity or zero, which the check
+		 * below refuses, instead of failing every read of the rules.
+		 */
+		r->max_login_rate = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, d));
 		if (!(r->max_login_rate > 0 && r->max_login_rate <= GOV_MAX_LOGIN_RATE))
 			gov_invalid(r, "max_login_rate must be greater than zero and at most %d", GOV_MAX_LOGIN_RATE);
 	}

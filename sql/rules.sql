@@ -113,6 +113,9 @@ INSERT INTO governor.rules (name, max_connections, queue_timeout) VALUES ('unche
 INSERT INTO governor.rules (name, application_name, max_connections, queue_timeout)
 VALUES ('unchecked_like', 'web\', 0, '0');
 INSERT INTO governor.rules (name, max_connections, mode) VALUES ('unchecked_mode', 0, 'observe');
+-- Past the range of a double: a bad rule, not a failed read of every rule.
+INSERT INTO governor.rules (name, max_login_rate, max_connections, queue_timeout)
+VALUES ('unchecked_rate', 1e400, 0, '0');
 RESET session_replication_role;
 SELECT governor.reload();
 SELECT rule, connections, problem FROM governor.rule_usage ORDER BY rule;
