@@ -337,19 +337,32 @@ gov_unban(PG_FUNCTION_ARGS)
  * Triggers on governor.rules
  * ----------------------------------------------------------------
  */
+/*
+ * At COMMIT of a transaction that changed the rules, wake the worker.  A
+ * PREPAREd one is committed later by COMMIT PREPARED, maybe in another
+ * session, where no trigger runs: the worker reads it at its next
+ * governor.naptime.  The flag must not outlive the transaction either
+ * way, or an unrelated later COMMIT of this session would wake it.
+ */
 static void
 gov_rules_xact_callback(XactEvent event, void *arg)
 {
 	if (!gov_wake_at_commit)
 		return;
-	if (event == XACT_EVENT_COMMIT)
+	switch (event)
 	{
-		gov_wake_at_commit = false;
-		if (gov)
-			gov_worker_wake();
+		case XACT_EVENT_COMMIT:
+			gov_wake_at_commit = false;
+			if (gov)
+				gov_worker_wake();
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+			gov_wake_at_commit = false;
+			break;
+		default:
+			break;
 	}
-	else if (event == XACT_EVENT_ABORT)
-		gov_wake_at_commit = false;
 }
 
 /* AFTER ... FOR EACH STATEMENT: wake the worker at COMMIT. */
