@@ -314,7 +314,11 @@ gov_reconnect(PG_FUNCTION_ARGS)
 	PG_RETURN_INT32(nmarked);
 }
 
-/* governor.unban(role, addr): NULL = any; returns how many bans were lifted. */
+/*
+ * governor.unban(role, addr): NULL = any; returns how many bans were
+ * lifted.  A ban is per address, so addr is one address: a value with a
+ * mask (10.0.0.0/8) is refused rather than lift nothing.
+ */
 Datum
 gov_unban(PG_FUNCTION_ARGS)
 {
@@ -328,6 +332,17 @@ gov_unban(PG_FUNCTION_ARGS)
 		inet	   *ip = PG_GETARG_INET_PP(1);
 
 		family = ip_family(ip) == PGSQL_AF_INET ? 4 : 6;
+		if (ip_bits(ip) != ip_maxbits(ip))
+		{
+			char	   *text = DatumGetCString(DirectFunctionCall1(inet_out, InetPGetDatum(ip)));
+
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("governor.unban() takes one client address, not the range %s", text),
+					 errdetail("Authentication bans are kept per address."),
+					 errhint("To lift every ban in the range: SELECT governor.unban(role, client_addr::inet) FROM governor.bans WHERE client_addr::inet <<= '%s';",
+							 text)));
+		}
 		addr = ip_addr(ip);
 	}
 	PG_RETURN_INT32(gov_bans_lift(role, addr, family));
