@@ -7,11 +7,11 @@
  * Pause/disable flags live in GovShared under gov->lock and change
  * through bucket.c, which hands queued logins their places when a pause
  * ends.  kill/reconnect collect their targets under gov->lock LW_SHARED
- * and act after releasing it (enforcement.c signals), booking kills to
- * rules by name.  The triggers run in whatever session changes the
- * table: the count check scans governor.rules under a lock that
- * serializes rule changes, so concurrent INSERTs cannot together exceed
- * governor.max_rules.
+ * and act after releasing it (enforcement.c signals); kill books its
+ * kills to rules by name, all at once at the end.  The triggers run in
+ * whatever session changes the table: the count check scans
+ * governor.rules under a lock that serializes rule changes, so
+ * concurrent INSERTs cannot together exceed governor.max_rules.
  *
  *-------------------------------------------------------------------------
  */
@@ -35,6 +35,7 @@
 #include "bans.h"
 #include "bucket.h"
 #include "enforcement.h"
+#include "rules.h"
 #include "settings.h"
 #include "worker.h"
 
@@ -228,12 +229,42 @@ typedef struct GovKillTarget
 	uint64		rules[GOV_RULE_WORDS];
 } GovKillTarget;
 
+/*
+ * Book kills to rules, counted per rule while killing: one exclusive
+ * gov->lock for all.  By name, as gov_count_end does: a reload may have
+ * renumbered the rules meanwhile (mostly it has not, so try the same
+ * index first).
+ */
+static void
+gov_book_kills(const NameData *names, const uint64 *kills, int nrules)
+{
+	int			r;
+
+	LWLockAcquire(gov->lock, LW_EXCLUSIVE);
+	for (r = 0; r < nrules; r++)
+	{
+		int			i;
+
+		if (kills[r] == 0)
+			continue;
+		if (r < gov->nrules &&
+			strcmp(NameStr(gov->rules[r].name), NameStr(names[r])) == 0)
+			i = r;
+		else
+			i = gov_find_rule(NameStr(names[r]));
+		if (i >= 0)
+			gov->rule_state[i].terminated[GOV_END_KILL] += kills[r];
+	}
+	LWLockRelease(gov->lock);
+}
+
 Datum
 gov_kill(PG_FUNCTION_ARGS)
 {
 	const char *dbname;
 	GovKillTarget *targets;
 	NameData   *names;
+	uint64	   *kills;
 	int			nrules;
 	int			ntargets = 0;
 	int			nkilled = 0;
@@ -244,6 +275,7 @@ gov_kill(PG_FUNCTION_ARGS)
 	dbname = gov_db_arg(fcinfo);
 	targets = palloc(sizeof(GovKillTarget) * gov_nslots);
 	names = palloc(sizeof(NameData) * gov_max_rules);
+	kills = palloc0(sizeof(uint64) * gov_max_rules);
 
 	/* Rule names with the bits: a reload may renumber rules before we book. */
 	LWLockAcquire(gov->lock, LW_SHARED);
@@ -276,10 +308,13 @@ gov_kill(PG_FUNCTION_ARGS)
 		nkilled++;
 		for (r = 0; r < nrules; r++)
 			if (GOV_RULE_ISSET(k->rules, r))
-				gov_count_end(NameStr(names[r]), GOV_END_KILL, false);
+				kills[r]++;
 	}
+	if (nkilled > 0)
+		gov_book_kills(names, kills, nrules);
 	pfree(targets);
 	pfree(names);
+	pfree(kills);
 	PG_RETURN_INT32(nkilled);
 }
 
