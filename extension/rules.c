@@ -56,7 +56,13 @@
 /* A login rate beyond this is no limit at all. */
 #define GOV_MAX_LOGIN_RATE		1000000
 
-/* Interval limits must be finite and at most this long. */
+/*
+ * Interval limits must be finite and at most 100 years, compared as SQL
+ * compares intervals (the trigger does: a month is 30 days, so a year is
+ * 360).  In milliseconds, counted as extract(epoch) counts (a year is
+ * 365.25 days), such an interval with no negative part is at most this.
+ */
+#define GOV_MAX_INTERVAL_MONTHS	(100 * MONTHS_PER_YEAR)
 #define GOV_MAX_INTERVAL_MS		((int64) (100 * DAYS_PER_YEAR * SECS_PER_DAY) * 1000)
 
 /* ----------------------------------------------------------------
@@ -343,24 +349,57 @@ gov_row_int(GovRow *row, GovCol col, GovRule *r, int none)
 	return v;
 }
 
-/* positive: limits must be > 0; otherwise >= 0 is allowed. */
+/* Compare an interval with one of months, as SQL's interval < = > do. */
+static int
+gov_interval_cmp_months(Datum d, int32 months)
+{
+	Interval	other;
+
+	memset(&other, 0, sizeof(other));
+	other.month = months;
+	return DatumGetInt32(DirectFunctionCall2(interval_cmp, d, IntervalPGetDatum(&other)));
+}
+
+/*
+ * positive: limits must be > 0; otherwise >= 0 is allowed.  The checks
+ * and their order are the trigger's, with SQL's interval comparison, so
+ * a row loaded past the trigger is refused here exactly when the trigger
+ * would have refused it, and with the same message.
+ */
 static int64
 gov_row_interval(GovRow *row, GovCol col, GovRule *r, bool positive)
 {
 	Datum		d;
+	int			sign;
 	int64		ms;
 
 	if (!gov_row_value(row, col, &d))
 		return GOV_NONE;
-	if (!gov_interval_ms(d, &ms) || ms > GOV_MAX_INTERVAL_MS)
+	sign = gov_interval_cmp_months(d, 0);
+	if (positive ? sign <= 0 : sign < 0)
+	{
+		gov_invalid(r, positive ? "%s must be greater than zero" :
+					"%s must not be negative", gov_cols[col].name);
+		return GOV_NONE;
+	}
+	if (!gov_interval_is_finite(DatumGetIntervalP(d)) ||
+		gov_interval_cmp_months(d, GOV_MAX_INTERVAL_MONTHS) > 0)
 	{
 		gov_invalid(r, "%s must be finite and at most 100 years", gov_cols[col].name);
 		return GOV_NONE;
 	}
-	if (positive ? ms <= 0 : ms < 0)
+
+	/*
+	 * Only parts of both signs ('-1 year 361 days': one day to SQL, minus
+	 * 4.25 days in seconds) get here and still count outside the range in
+	 * milliseconds.  The trigger lets them through; a limit must not be
+	 * zero or negative, so they are refused here.
+	 */
+	if (!gov_interval_ms(d, &ms) || (positive ? ms <= 0 : ms < 0) ||
+		ms > GOV_MAX_INTERVAL_MS)
 	{
-		gov_invalid(r, positive ? "%s must be greater than zero" :
-					"%s must not be negative", gov_cols[col].name);
+		gov_invalid(r, "%s mixes positive and negative parts: write it with one sign",
+					gov_cols[col].name);
 		return GOV_NONE;
 	}
 	return ms;
