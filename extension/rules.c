@@ -83,7 +83,8 @@ gov_addr_matches(const GovRule *rule, const GovSlot *slot)
 	return false;				/* a Unix socket never matches an address */
 }
 
-bool
+/* Does a rule match a session's login values?  Bounded, allocation-free. */
+static bool
 gov_rule_matches(const GovRule *rule, const GovSlot *slot)
 {
 	const char *appname = NameStr(slot->id.key.appname);
