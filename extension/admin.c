@@ -7,11 +7,11 @@
  * Pause/disable flags live in GovShared under gov->lock and change
  * through bucket.c, which hands queued logins their places when a pause
  * ends.  kill/reconnect collect their targets under gov->lock LW_SHARED
- * and act after releasing it (enforcement.c signals), booking kills to
- * rules by name.  The triggers run in whatever session changes the
- * table: the count check scans governor.rules under a lock that
- * serializes rule changes, so concurrent INSERTs cannot together exceed
- * governor.max_rules.
+ * and act after releasing it (enforcement.c signals); kill books its
+ * kills to rules by name, all at once at the end.  The triggers run in
+ * whatever session changes the table: the count check scans
+ * governor.rules under a lock that serializes rule changes, so
+ * concurrent INSERTs cannot together exceed governor.max_rules.
  *
  *-------------------------------------------------------------------------
  */
@@ -35,6 +35,7 @@
 #include "bans.h"
 #include "bucket.h"
 #include "enforcement.h"
+#include "rules.h"
 #include "settings.h"
 #include "worker.h"
 
@@ -140,9 +141,12 @@ gov_wait_briefly(void)
 
 /*
  * Make the worker read the rules now and wait until it has: a read that
- * started after our request completes (generation + 2 covers a read
- * already running when we asked).  False, with a WARNING saying why,
- * when the read failed and older rules stay in force.
+ * started after our call completes.  The generation counts reads ended;
+ * one may be under way as we ask, so it is the second from now that
+ * surely started after the call.  The worker reads once per request, so
+ * each time it takes ours short of the target we ask again, rather than
+ * wait for governor.naptime.  False, with a WARNING saying why, when the
+ * read failed (older rules stay in force) or the worker did not answer.
  */
 Datum
 gov_reload(PG_FUNCTION_ARGS)
@@ -177,10 +181,18 @@ gov_reload(PG_FUNCTION_ARGS)
 	while (pg_atomic_read_u64(&gov->reload_generation) < target)
 	{
 		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(), GOV_RELOAD_WAIT_MS))
+		{
+			ereport(WARNING,
+					(errmsg("pg_governor worker did not read governor.rules within %d s",
+							GOV_RELOAD_WAIT_MS / 1000),
+					 errdetail("The rules are read again every governor.naptime."),
+					 errhint("Check the server log and governor.health.")));
 			PG_RETURN_BOOL(false);
+		}
+		/* The worker took the request: ask for the read after this one. */
+		if (pg_atomic_read_u32(&gov->reload_requested) == 0)
+			gov_worker_wake();
 		gov_wait_briefly();
-		if (target - 2 == pg_atomic_read_u64(&gov->reload_generation))
-			gov_worker_wake();	/* the worker may have slept through */
 	}
 
 	LWLockAcquire(gov->lock, LW_SHARED);
@@ -217,12 +229,42 @@ typedef struct GovKillTarget
 	uint64		rules[GOV_RULE_WORDS];
 } GovKillTarget;
 
+/*
+ * Book kills to rules, counted per rule while killing: one exclusive
+ * gov->lock for all.  By name, as gov_count_end does: a reload may have
+ * renumbered the rules meanwhile (mostly it has not, so try the same
+ * index first).
+ */
+static void
+gov_book_kills(const NameData *names, const uint64 *kills, int nrules)
+{
+	int			r;
+
+	LWLockAcquire(gov->lock, LW_EXCLUSIVE);
+	for (r = 0; r < nrules; r++)
+	{
+		int			i;
+
+		if (kills[r] == 0)
+			continue;
+		if (r < gov->nrules &&
+			strcmp(NameStr(gov->rules[r].name), NameStr(names[r])) == 0)
+			i = r;
+		else
+			i = gov_find_rule(NameStr(names[r]));
+		if (i >= 0)
+			gov->rule_state[i].terminated[GOV_END_KILL] += kills[r];
+	}
+	LWLockRelease(gov->lock);
+}
+
 Datum
 gov_kill(PG_FUNCTION_ARGS)
 {
 	const char *dbname;
 	GovKillTarget *targets;
 	NameData   *names;
+	uint64	   *kills;
 	int			nrules;
 	int			ntargets = 0;
 	int			nkilled = 0;
@@ -233,6 +275,7 @@ gov_kill(PG_FUNCTION_ARGS)
 	dbname = gov_db_arg(fcinfo);
 	targets = palloc(sizeof(GovKillTarget) * gov_nslots);
 	names = palloc(sizeof(NameData) * gov_max_rules);
+	kills = palloc0(sizeof(uint64) * gov_max_rules);
 
 	/* Rule names with the bits: a reload may renumber rules before we book. */
 	LWLockAcquire(gov->lock, LW_SHARED);
@@ -265,10 +308,13 @@ gov_kill(PG_FUNCTION_ARGS)
 		nkilled++;
 		for (r = 0; r < nrules; r++)
 			if (GOV_RULE_ISSET(k->rules, r))
-				gov_count_end(NameStr(names[r]), GOV_END_KILL, false);
+				kills[r]++;
 	}
+	if (nkilled > 0)
+		gov_book_kills(names, kills, nrules);
 	pfree(targets);
 	pfree(names);
+	pfree(kills);
 	PG_RETURN_INT32(nkilled);
 }
 
@@ -303,7 +349,11 @@ gov_reconnect(PG_FUNCTION_ARGS)
 	PG_RETURN_INT32(nmarked);
 }
 
-/* governor.unban(role, addr): NULL = any; returns how many bans were lifted. */
+/*
+ * governor.unban(role, addr): NULL = any; returns how many bans were
+ * lifted.  A ban is per address, so addr is one address: a value with a
+ * mask (10.0.0.0/8) is refused rather than lift nothing.
+ */
 Datum
 gov_unban(PG_FUNCTION_ARGS)
 {
@@ -317,6 +367,17 @@ gov_unban(PG_FUNCTION_ARGS)
 		inet	   *ip = PG_GETARG_INET_PP(1);
 
 		family = ip_family(ip) == PGSQL_AF_INET ? 4 : 6;
+		if (ip_bits(ip) != ip_maxbits(ip))
+		{
+			char	   *text = DatumGetCString(DirectFunctionCall1(inet_out, InetPGetDatum(ip)));
+
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("governor.unban() takes one client address, not the range %s", text),
+					 errdetail("Authentication bans are kept per address."),
+					 errhint("To lift every ban in the range: SELECT governor.unban(role, client_addr::inet) FROM governor.bans WHERE client_addr::inet <<= '%s';",
+							 text)));
+		}
 		addr = ip_addr(ip);
 	}
 	PG_RETURN_INT32(gov_bans_lift(role, addr, family));
@@ -326,19 +387,32 @@ gov_unban(PG_FUNCTION_ARGS)
  * Triggers on governor.rules
  * ----------------------------------------------------------------
  */
+/*
+ * At COMMIT of a transaction that changed the rules, wake the worker.  A
+ * PREPAREd one is committed later by COMMIT PREPARED, maybe in another
+ * session, where no trigger runs: the worker reads it at its next
+ * governor.naptime.  The flag must not outlive the transaction either
+ * way, or an unrelated later COMMIT of this session would wake it.
+ */
 static void
 gov_rules_xact_callback(XactEvent event, void *arg)
 {
 	if (!gov_wake_at_commit)
 		return;
-	if (event == XACT_EVENT_COMMIT)
+	switch (event)
 	{
-		gov_wake_at_commit = false;
-		if (gov)
-			gov_worker_wake();
+		case XACT_EVENT_COMMIT:
+			gov_wake_at_commit = false;
+			if (gov)
+				gov_worker_wake();
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+			gov_wake_at_commit = false;
+			break;
+		default:
+			break;
 	}
-	else if (event == XACT_EVENT_ABORT)
-		gov_wake_at_commit = false;
 }
 
 /* AFTER ... FOR EACH STATEMENT: wake the worker at COMMIT. */

@@ -36,7 +36,7 @@ gov_like_compile(const char *pattern, size_t len, GovLikePattern *out)
 		if (c == '\0')
 			return "pattern contains a zero byte";
 		if (c >= 0x80)
-			return "pattern contains a non-ASCII character, which never matches: the server replaces non-ASCII characters of application_name";
+			return "pattern contains a non-ASCII character, which never matches: the server replaces non-ASCII characters of application_name; use % for the non-ASCII part";
 		if (c == '%')
 		{
 			/* %% is %: keep one token per run. */
@@ -61,7 +61,7 @@ gov_like_compile(const char *pattern, size_t len, GovLikePattern *out)
 			if (c == '\0')
 				return "pattern contains a zero byte";
 			if (c >= 0x80)
-				return "pattern contains a non-ASCII character, which never matches: the server replaces non-ASCII characters of application_name";
+				return "pattern contains a non-ASCII character, which never matches: the server replaces non-ASCII characters of application_name; use % for the non-ASCII part";
 		}
 		out->kind[n] = GOV_LIKE_LITERAL;
 		out->byte[n++] = c;

@@ -123,7 +123,7 @@ BEGIN
                             NEW.name, NEW.application_name
                 USING ERRCODE = 'invalid_parameter_value',
                       DETAIL = 'PostgreSQL replaces non-ASCII characters of the application_name a client sends, so the pattern could never match.',
-                      HINT = 'Use _ for a character you cannot write in ASCII.';
+                      HINT = 'Use % for the non-ASCII part.';
         END IF;
         -- An odd run of backslashes at the end escapes nothing.
         IF NEW.application_name ~ '(^|[^\\])(\\\\)*\\$' THEN

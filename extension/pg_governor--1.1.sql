@@ -164,7 +164,7 @@ BEGIN
                             NEW.name, NEW.application_name
                 USING ERRCODE = 'invalid_parameter_value',
                       DETAIL = 'PostgreSQL replaces non-ASCII characters of the application_name a client sends, so the pattern could never match.',
-                      HINT = 'Use _ for a character you cannot write in ASCII.';
+                      HINT = 'Use % for the non-ASCII part.';
         END IF;
         -- An odd run of backslashes at the end escapes nothing.
         IF NEW.application_name ~ '(^|[^\\])(\\\\)*\\$' THEN
@@ -547,13 +547,15 @@ GRANT SELECT ON @extschema@.bans TO pg_monitor;
 -- ------------------------------------------------------------------
 -- Rules are read only in the database the worker connects to.
 -- ------------------------------------------------------------------
+-- Everything schema-qualified: this runs as the installing superuser.
+-- Unset (NULL) compares to NULL, so no warning without the library.
 DO $$
 BEGIN
-    IF current_setting('governor.database', true) IS DISTINCT FROM current_database()
-       AND current_setting('governor.database', true) IS NOT NULL THEN
-        RAISE WARNING 'governor.rules of database "%" will not be used', current_database()
-            USING DETAIL = format('The pg_governor worker reads the rules of database "%s" (governor.database); the views work in every database.',
-                                  current_setting('governor.database', true)),
+    IF pg_catalog.current_setting('governor.database', true)
+       OPERATOR(pg_catalog.<>) pg_catalog.current_database() THEN
+        RAISE WARNING 'governor.rules of database "%" will not be used', pg_catalog.current_database()
+            USING DETAIL = pg_catalog.format('The pg_governor worker reads the rules of database "%s" (governor.database); the views work in every database.',
+                                             pg_catalog.current_setting('governor.database', true)),
                   HINT = 'Create the extension in that database too to write rules there.';
     END IF;
 END $$;

@@ -56,7 +56,13 @@
 /* A login rate beyond this is no limit at all. */
 #define GOV_MAX_LOGIN_RATE		1000000
 
-/* Interval limits must be finite and at most this long. */
+/*
+ * Interval limits must be finite and at most 100 years, compared as SQL
+ * compares intervals (the trigger does: a month is 30 days, so a year is
+ * 360).  In milliseconds, counted as extract(epoch) counts (a year is
+ * 365.25 days), such an interval with no negative part is at most this.
+ */
+#define GOV_MAX_INTERVAL_MONTHS	(100 * MONTHS_PER_YEAR)
 #define GOV_MAX_INTERVAL_MS		((int64) (100 * DAYS_PER_YEAR * SECS_PER_DAY) * 1000)
 
 /* ----------------------------------------------------------------
@@ -77,7 +83,8 @@ gov_addr_matches(const GovRule *rule, const GovSlot *slot)
 	return false;				/* a Unix socket never matches an address */
 }
 
-bool
+/* Does a rule match a session's login values?  Bounded, allocation-free. */
+static bool
 gov_rule_matches(const GovRule *rule, const GovSlot *slot)
 {
 	const char *appname = NameStr(slot->id.key.appname);
@@ -343,24 +350,57 @@ gov_row_int(GovRow *row, GovCol col, GovRule *r, int none)
 	return v;
 }
 
-/* positive: limits must be > 0; otherwise >= 0 is allowed. */
+/* Compare an interval with one of months, as SQL's interval < = > do. */
+static int
+gov_interval_cmp_months(Datum d, int32 months)
+{
+	Interval	other;
+
+	memset(&other, 0, sizeof(other));
+	other.month = months;
+	return DatumGetInt32(DirectFunctionCall2(interval_cmp, d, IntervalPGetDatum(&other)));
+}
+
+/*
+ * positive: limits must be > 0; otherwise >= 0 is allowed.  The checks
+ * and their order are the trigger's, with SQL's interval comparison, so
+ * a row loaded past the trigger is refused here exactly when the trigger
+ * would have refused it, and with the same message.
+ */
 static int64
 gov_row_interval(GovRow *row, GovCol col, GovRule *r, bool positive)
 {
 	Datum		d;
+	int			sign;
 	int64		ms;
 
 	if (!gov_row_value(row, col, &d))
 		return GOV_NONE;
-	if (!gov_interval_ms(d, &ms) || ms > GOV_MAX_INTERVAL_MS)
+	sign = gov_interval_cmp_months(d, 0);
+	if (positive ? sign <= 0 : sign < 0)
+	{
+		gov_invalid(r, positive ? "%s must be greater than zero" :
+					"%s must not be negative", gov_cols[col].name);
+		return GOV_NONE;
+	}
+	if (!gov_interval_is_finite(DatumGetIntervalP(d)) ||
+		gov_interval_cmp_months(d, GOV_MAX_INTERVAL_MONTHS) > 0)
 	{
 		gov_invalid(r, "%s must be finite and at most 100 years", gov_cols[col].name);
 		return GOV_NONE;
 	}
-	if (positive ? ms <= 0 : ms < 0)
+
+	/*
+	 * Only parts of both signs ('-1 year 361 days': one day to SQL, minus
+	 * 4.25 days in seconds) get here and still count outside the range in
+	 * milliseconds.  The trigger lets them through; a limit must not be
+	 * zero or negative, so they are refused here.
+	 */
+	if (!gov_interval_ms(d, &ms) || (positive ? ms <= 0 : ms < 0) ||
+		ms > GOV_MAX_INTERVAL_MS)
 	{
-		gov_invalid(r, positive ? "%s must be greater than zero" :
-					"%s must not be negative", gov_cols[col].name);
+		gov_invalid(r, "%s mixes positive and negative parts: write it with one sign",
+					gov_cols[col].name);
 		return GOV_NONE;
 	}
 	return ms;
@@ -432,7 +472,12 @@ gov_compile_row(GovRow *row, GovRule *r)
 
 	if (gov_row_value(row, COL_MAX_LOGIN_RATE, &d))
 	{
-		r->max_login_rate = DatumGetFloat8(DirectFunctionCall1(numeric_float8, d));
+		/*
+		 * No ERROR for a value past double's range (1e400 or 1e-400 loaded
+		 * past the trigger): it becomes infinity or zero, which the check
+		 * below refuses, instead of failing every read of the rules.
+		 */
+		r->max_login_rate = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, d));
 		if (!(r->max_login_rate > 0 && r->max_login_rate <= GOV_MAX_LOGIN_RATE))
 			gov_invalid(r, "max_login_rate must be greater than zero and at most %d", GOV_MAX_LOGIN_RATE);
 	}
@@ -600,71 +645,111 @@ gov_name_problem(const char *what, const char *name, bool is_role, Oid *oid,
 				 what, name);
 }
 
+/* What gov_rules_check_names needs of one rule, and what it finds. */
+typedef struct GovNameCheck
+{
+	NameData	name;
+	NameData	role;
+	NameData	database;
+	bool		has_role;
+	bool		has_database;
+	char		invalid[GOV_TEXT_LEN];	/* the rule's, "" = valid */
+	Oid			role_oid;
+	Oid			database_oid;
+	char		problem[GOV_TEXT_LEN];
+} GovNameCheck;
+
+/*
+ * Only the worker installs rules, and it calls this right after
+ * installing, so the rules cannot change between the copy and the write
+ * back: results go back by index.  Nothing is written, and gov->lock is
+ * not taken exclusively, unless a problem or an oid changed.
+ */
 void
 gov_rules_check_names(void)
 {
 	int			n;
 	int			i;
-	NameData   *names;
-	GovRulesCopy copy;
-	GovRule    *rules;
-	GovRuleState *states;
+	GovNameCheck *checks;
+	bool		changed = false;
+
+	Assert(gov->worker_pid == MyProcPid);
 
 	/* Copy what is checked: catalog lookups do not run under gov->lock. */
-	gov_rules_alloc(&copy);
-	names = palloc(sizeof(NameData) * gov_max_rules);
+	checks = palloc(sizeof(GovNameCheck) * gov_max_rules);
 	LWLockAcquire(gov->lock, LW_SHARED);
-	n = gov_rules_copy(&copy);
+	n = gov->nrules;
+	for (i = 0; i < n; i++)
+	{
+		const GovRule *r = &gov->rules[i];
+		const GovRuleState *st = &gov->rule_state[i];
+		GovNameCheck *c = &checks[i];
+
+		c->name = r->name;
+		c->role = r->role;
+		c->database = r->database;
+		c->has_role = r->has_role;
+		c->has_database = r->has_database;
+		strlcpy(c->invalid, r->invalid, sizeof(c->invalid));
+		c->role_oid = st->role_oid;
+		c->database_oid = st->database_oid;
+		strlcpy(c->problem, st->problem, sizeof(c->problem));
+	}
 	LWLockRelease(gov->lock);
-	rules = copy.rules;
-	states = copy.states;
 
 	for (i = 0; i < n; i++)
 	{
-		GovRule    *r = &rules[i];
-		GovRuleState *st = &states[i];
+		GovNameCheck *c = &checks[i];
+		Oid			role_oid = c->role_oid;
+		Oid			database_oid = c->database_oid;
 		char		problem[GOV_TEXT_LEN] = "";
 
-		names[i] = r->name;
-		if (r->invalid[0])
-			snprintf(problem, sizeof(problem), "invalid: %s", r->invalid);
+		if (c->invalid[0])
+			snprintf(problem, sizeof(problem), "invalid: %s", c->invalid);
 		else
 		{
-			if (r->has_role)
-				gov_name_problem("role", NameStr(r->role), true, &st->role_oid,
+			if (c->has_role)
+				gov_name_problem("role", NameStr(c->role), true, &role_oid,
 								 problem, sizeof(problem));
-			if (r->has_database && problem[0] == '\0')
-				gov_name_problem("database", NameStr(r->database), false,
-								 &st->database_oid, problem, sizeof(problem));
+			if (c->has_database && problem[0] == '\0')
+				gov_name_problem("database", NameStr(c->database), false,
+								 &database_oid, problem, sizeof(problem));
 		}
-		if (strcmp(problem, st->problem) == 0)
+		if (role_oid != c->role_oid || database_oid != c->database_oid)
+		{
+			c->role_oid = role_oid;
+			c->database_oid = database_oid;
+			changed = true;
+		}
+		if (strcmp(problem, c->problem) == 0)
 			continue;
-		strlcpy(st->problem, problem, sizeof(st->problem));
+		strlcpy(c->problem, problem, sizeof(c->problem));
+		changed = true;
 		if (problem[0])
 		{
 			ereport(WARNING,
 					(errmsg("pg_governor rule \"%s\" matches nobody: %s",
-							NameStr(r->name), problem),
+							NameStr(c->name), problem),
 					 errhint("Correct or delete the rule in governor.rules.")));
-			gov_event_record(NULL, NameStr(r->name), GOV_ACTION_RULE_PROBLEM,
-							 r->invalid[0] ? "invalid" : "name_not_found", 0, 0);
+			gov_event_record(NULL, NameStr(c->name), GOV_ACTION_RULE_PROBLEM,
+							 c->invalid[0] ? "invalid" : "name_not_found", 0, 0);
 		}
 	}
 
-	/* Write back by name: the rules may have been reloaded meanwhile. */
-	LWLockAcquire(gov->lock, LW_EXCLUSIVE);
-	for (i = 0; i < n; i++)
+	if (changed)
 	{
-		int			j = gov_find_rule(NameStr(names[i]));
+		LWLockAcquire(gov->lock, LW_EXCLUSIVE);
+		Assert(gov->nrules == n);
+		for (i = 0; i < n; i++)
+		{
+			GovRuleState *st = &gov->rule_state[i];
 
-		if (j < 0)
-			continue;
-		strlcpy(gov->rule_state[j].problem, states[i].problem, GOV_TEXT_LEN);
-		gov->rule_state[j].role_oid = states[i].role_oid;
-		gov->rule_state[j].database_oid = states[i].database_oid;
+			Assert(strcmp(NameStr(gov->rules[i].name), NameStr(checks[i].name)) == 0);
+			strlcpy(st->problem, checks[i].problem, sizeof(st->problem));
+			st->role_oid = checks[i].role_oid;
+			st->database_oid = checks[i].database_oid;
+		}
+		LWLockRelease(gov->lock);
 	}
-	LWLockRelease(gov->lock);
-	pfree(rules);
-	pfree(states);
-	pfree(names);
+	pfree(checks);
 }

@@ -33,9 +33,6 @@ extern GovRulesRead gov_rules_read(GovRule *rules, int *nrules, int *nenabled);
  */
 extern void gov_rules_check_names(void);
 
-/* Does a rule match a session's login values?  Bounded, allocation-free. */
-extern bool gov_rule_matches(const GovRule *rule, const GovSlot *slot);
-
 /*
  * Match a session against the loaded rules: its rule set, effective
  * limits, priority and whether a max_active rule governs it.  Caller

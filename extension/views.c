@@ -9,8 +9,7 @@
  * module that owns it (pools.c, gov->lock, gov->events_lock) and builds
  * its rows after releasing them, so logins never wait on tuple building.
  * Text is returned valid in the database's encoding whatever the
- * clients sent (names are stored as UTF-8; elsewhere non-ASCII bytes
- * become '?').
+ * clients sent or governor.rules holds (see gov_text).
  *
  *-------------------------------------------------------------------------
  */
@@ -31,6 +30,7 @@
 #include "rules.h"
 #include "settings.h"
 #include "stats.h"
+#include "text.h"
 
 PG_FUNCTION_INFO_V1(gov_pools);
 PG_FUNCTION_INFO_V1(gov_sessions);
@@ -43,21 +43,34 @@ PG_FUNCTION_INFO_V1(gov_health);
 PG_FUNCTION_INFO_V1(gov_metrics);
 PG_FUNCTION_INFO_V1(gov_bans);
 
-/* Text that is valid in this database whatever its encoding. */
+/*
+ * Text that is valid in this database whatever its encoding.  Not all
+ * of it is UTF-8: rule names, roles and databases (and the problem texts
+ * that quote them) come from governor.rules in governor.database's
+ * encoding, unconverted.  So a UTF-8 database gets '?' for each byte
+ * that is not UTF-8; other encodings (SQL_ASCII takes anything) get '?'
+ * for each non-ASCII byte.
+ */
 static Datum
 gov_text(const char *s)
 {
 	int			enc = GetDatabaseEncoding();
 	char	   *copy;
 	char	   *p;
+	Datum		d;
 
-	if (enc == PG_UTF8 || enc == PG_SQL_ASCII)
+	if (enc == PG_SQL_ASCII)
 		return CStringGetTextDatum(s);
 	copy = pstrdup(s);
-	for (p = copy; *p; p++)
-		if (IS_HIGHBIT_SET(*p))
-			*p = '?';
-	return CStringGetTextDatum(copy);
+	if (enc == PG_UTF8)
+		gov_utf8_make_valid(copy);
+	else
+		for (p = copy; *p; p++)
+			if (IS_HIGHBIT_SET(*p))
+				*p = '?';
+	d = CStringGetTextDatum(copy);
+	pfree(copy);
+	return d;
 }
 
 static Datum

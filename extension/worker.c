@@ -277,6 +277,8 @@ gov_worker_main(Datum main_arg)
 	uint64		set_gen = 0;
 	int64		next_rules = 0;
 	int64		next_window = 0;
+	int64		next_pass = 0;	/* the nearest enforcement deadline */
+	bool		woken = true;	/* the latch was set */
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -296,7 +298,7 @@ gov_worker_main(Datum main_arg)
 	{
 		bool		asked = pg_atomic_exchange_u32(&gov->reload_requested, 0) != 0;
 		int64		now = gov_monotonic_ms();
-		TimestampTz next_deadline;
+		bool		cadence = false;
 		long		timeout;
 		long		http_next;
 		WaitEvent	events[16];
@@ -319,21 +321,35 @@ gov_worker_main(Datum main_arg)
 			else
 				gov_read_rules();
 			next_rules = now + gov_naptime_ms;
+			cadence = true;
 		}
 		/* Cadence 2: the stats window. */
 		if (now >= next_window)
 		{
 			gov_stats_window();
 			next_window = now + gov_stats_period_s * 1000L;
+			cadence = true;
 		}
-		/* Cadence 3: enforcement, again at the nearest deadline. */
-		next_deadline = gov_enforce_pass();
+		/*
+		 * Cadence 3: enforcement, at the nearest deadline, with each of the
+		 * other cadences (a deadline may have appeared since the last pass)
+		 * and at once when the latch was set (reconnect, reload, a rule
+		 * change, a login waiting to evict, SIGHUP).  Not for traffic on
+		 * the metrics sockets: a client must not set the pace of a scan
+		 * of every slot under gov->lock.
+		 */
+		if (woken || cadence || now >= next_pass)
+		{
+			TimestampTz next_deadline = gov_enforce_pass();
 
-		timeout = (long) Min(next_rules, next_window) - now;
-		if (next_deadline != 0)
-			timeout = Min(timeout, Max(GOV_MIN_SLEEP_MS,
-									   TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
-																	   next_deadline) + 1));
+			next_pass = PG_INT64_MAX;
+			if (next_deadline != 0)
+				next_pass = now + Max(GOV_MIN_SLEEP_MS,
+									  TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
+																	  next_deadline) + 1);
+		}
+
+		timeout = (long) (Min(Min(next_rules, next_window), next_pass) - now);
 		http_next = gov_http_expire();
 		if (http_next >= 0)
 			timeout = Min(timeout, http_next + 1);
@@ -351,7 +367,15 @@ gov_worker_main(Datum main_arg)
 		}
 		n = WaitEventSetWait(set, Max(timeout, 0), events, lengthof(events),
 							 PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
+
+		/*
+		 * Whether the latch was set, from the latch itself: events[] may be
+		 * full of socket events without the latch's.  Reset only a set
+		 * latch, so a SetLatch after the test is kept for the next wait.
+		 */
+		woken = MyLatch->is_set;
+		if (woken)
+			ResetLatch(MyLatch);
 		for (i = 0; i < n; i++)
 			if (events[i].user_data != NULL)
 				gov_http_handle(&events[i]);

@@ -39,3 +39,25 @@ SELECT * FROM governor.clients;
 SELECT * FROM governor.rules;
 SELECT governor.disable(NULL);
 RESET ROLE;
+
+-- unban() takes one address: bans are per address, so a range is refused
+-- (it would lift nothing); a full-length mask is one address.
+SELECT governor.unban(NULL, '10.0.0.0/8');
+SELECT governor.unban(NULL, '10.0.0.1/32') AS v4, governor.unban('nobody', '::1') AS v6;
+-- The hint's query is valid.
+SELECT count(*) FROM (SELECT governor.unban(role, client_addr::inet) FROM governor.bans
+                       WHERE client_addr::inet <<= '10.0.0.0/8') AS lifted;
+
+-- reload() waits for one read, not for governor.naptime: with a naptime
+-- longer than its wait it still answers at once (the second call starts
+-- right after a read, so the next timed read is a full naptime away).
+ALTER SYSTEM SET governor.naptime = '20s';
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.5);
+SELECT governor.reload();
+SELECT governor.reload() AS reloaded,
+       clock_timestamp() - statement_timestamp() < interval '5 s' AS at_once;
+ALTER SYSTEM RESET governor.naptime;
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.5);
+SELECT governor.reload();

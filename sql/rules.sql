@@ -28,6 +28,8 @@ INSERT INTO governor.rules (name) VALUES ('');
 INSERT INTO governor.rules (name) VALUES (repeat('x', 64));
 INSERT INTO governor.rules (name) VALUES (repeat('é', 32));
 INSERT INTO governor.rules (name, queue_timeout) VALUES ('eons', '1000000 years');
+-- SQL compares intervals with 30-day months: 36100 days is over 100 years.
+INSERT INTO governor.rules (name, idle_timeout) VALUES ('days', '36100 days');
 SELECT count(*) FROM governor.rules;
 
 -- More enabled rules than governor.max_rules (20 here) is refused as a whole.
@@ -113,6 +115,15 @@ INSERT INTO governor.rules (name, max_connections, queue_timeout) VALUES ('unche
 INSERT INTO governor.rules (name, application_name, max_connections, queue_timeout)
 VALUES ('unchecked_like', 'web\', 0, '0');
 INSERT INTO governor.rules (name, max_connections, mode) VALUES ('unchecked_mode', 0, 'observe');
+-- Past the range of a double: a bad rule, not a failed read of every rule.
+INSERT INTO governor.rules (name, max_login_rate, max_connections, queue_timeout)
+VALUES ('unchecked_rate', 1e400, 0, '0');
+-- Intervals are compared as the trigger compares them (a year is 360 days),
+-- and one that is negative in seconds (a year is 365.25 days) is refused.
+INSERT INTO governor.rules (name, idle_timeout, max_connections, queue_timeout)
+VALUES ('unchecked_days', '36100 days', 0, '0');
+INSERT INTO governor.rules (name, max_connections, queue_timeout)
+VALUES ('unchecked_signs', 0, '-1 year 361 days');
 RESET session_replication_role;
 SELECT governor.reload();
 SELECT rule, connections, problem FROM governor.rule_usage ORDER BY rule;

@@ -67,3 +67,21 @@ DO $$ BEGIN
 END $$;
 SELECT count(*) FROM governor.pools WHERE application_name LIKE 'inst\_%';
 DROP TABLE gov_locked;
+
+-- Rule names come from governor.rules unconverted, in governor.database's
+-- encoding (SQL_ASCII here): a UTF-8 database shows each byte that is not
+-- UTF-8 as '?' rather than return invalid text.
+SHOW server_encoding;
+INSERT INTO governor.rules (name, role) VALUES (E'caf\351', 'regress_nobody');
+SELECT governor.reload();
+CREATE DATABASE regress_utf8 TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C';
+SELECT dblink_connect('u8', replace(gov_connstr(current_user, 'utf8'),
+                                    'dbname=' || current_database(), 'dbname=regress_utf8'));
+SELECT dblink_exec('u8', 'SET client_min_messages = error');
+SELECT dblink_exec('u8', 'CREATE EXTENSION pg_governor');
+SELECT * FROM dblink('u8', $$SELECT rule = 'caf?', length(rule) FROM governor.rule_usage$$)
+  AS t(shown_as_question_mark bool, length int);
+SELECT dblink_disconnect('u8');
+DROP DATABASE regress_utf8;
+DELETE FROM governor.rules;
+SELECT governor.reload();
