@@ -208,7 +208,7 @@ COMMENT ON FUNCTION @extschema@._bans() IS 'Backs governor.bans';
 CREATE VIEW @extschema@.bans AS SELECT * FROM @extschema@._bans();
 COMMENT ON VIEW @extschema@.bans IS
   'Active authentication bans: logins of the role from the address are refused at once (28000) until "until", after governor.auth_fail_limit failed authentications within governor.auth_fail_window; local socket logins are never blocked';
-COMMENT ON COLUMN @extschema@.bans.role IS 'Role name the client logged in as (it may not exist)';
+COMMENT ON COLUMN @extschema@.bans.role IS 'Role name the client logged in as; empty for roles that do not exist (one entry per address for all of them)';
 COMMENT ON COLUMN @extschema@.bans.client_addr IS 'Client IP address';
 COMMENT ON COLUMN @extschema@.bans.failures IS 'Failed authentications that led to the ban';
 COMMENT ON COLUMN @extschema@.bans.since IS 'When the ban began';
