@@ -75,48 +75,31 @@ gov_active_booked(GovSlot *slot, int64 waited_us, TimestampTz now)
 	}
 }
 
-/* Count a monitor rule's would-be wait; an event at most once a second. */
-static void
-gov_would_wait(const GovBlock *b, TimestampTz now)
+/*
+ * Count a monitor rule's would-be wait, under the gov->lock the caller
+ * holds; true when an event is due (at most once a second).
+ */
+static bool
+gov_would_wait_locked(const GovBlock *b, TimestampTz now)
 {
-	int			i;
-	bool		event = false;
+	GovRuleState *st = &gov->rule_state[b->would_rule];
 
-	LWLockAcquire(gov->lock, LW_EXCLUSIVE);
-	i = gov_find_rule(NameStr(b->would_name));
-	if (i >= 0)
-	{
-		GovRuleState *st = &gov->rule_state[i];
-
-		st->would_wait++;
-		if (TimestampDifferenceExceeds(st->would_wait_time, now, GOV_WOULD_WAIT_EVENT_MS))
-		{
-			st->would_wait_time = now;
-			event = true;
-		}
-	}
-	LWLockRelease(gov->lock);
-	if (event)
-		gov_event_record(&gov_my_slot->id, NameStr(b->would_name), GOV_ACTION_WOULD_WAIT,
-						 "max_active", b->would_in_use, b->would_cap);
+	st->would_wait++;
+	if (!TimestampDifferenceExceeds(st->would_wait_time, now, GOV_WOULD_WAIT_EVENT_MS))
+		return false;
+	st->would_wait_time = now;
+	return true;
 }
 
-/* The wait timed out: the transaction does not start. */
+/*
+ * The wait timed out: the transaction does not start.  The caller counted
+ * the timeout under its lock.
+ */
 pg_noreturn static void
 gov_active_refuse(const GovBlock *b, double waited_s)
 {
 	const char *rule = b->rule >= 0 ? NameStr(b->rule_name) : NULL;
 
-	if (rule)
-	{
-		int			i;
-
-		LWLockAcquire(gov->lock, LW_EXCLUSIVE);
-		i = gov_find_rule(rule);
-		if (i >= 0)
-			gov->rule_state[i].active_timeouts++;
-		LWLockRelease(gov->lock);
-	}
 	gov_event_record(&gov_my_slot->id, rule, GOV_ACTION_REJECT,
 					 b->reason == GOV_BLOCK_PAUSED ? "database_paused" : "max_active",
 					 waited_s, b->cap);
@@ -163,17 +146,21 @@ gov_active_begin(void)
 	}
 	if (gov_bucket_try(slot, GOV_BUCKET_ACTIVE, now, &b))
 	{
+		bool		would_event = b.would_rule >= 0 && gov_would_wait_locked(&b, now);
+
 		slot->active_lxid = lxid;
 		LWLockRelease(gov->lock);
 		gov_active_booked(slot, 0, now);
-		if (b.would_rule >= 0)
-			gov_would_wait(&b, now);
+		if (would_event)
+			gov_event_record(&slot->id, NameStr(b.would_name), GOV_ACTION_WOULD_WAIT,
+							 "max_active", b.would_in_use, b.would_cap);
 		return;
 	}
 	timeout = b.reason == GOV_BLOCK_PAUSED ? GOV_NONE :
 		gov_rule_queue_timeout(&gov->rules[b.rule]);
 	if (timeout == 0)
 	{
+		gov->rule_state[b.rule].active_timeouts++;
 		LWLockRelease(gov->lock);
 		gov_active_refuse(&b, 0);
 	}
@@ -212,6 +199,8 @@ gov_active_begin(void)
 		{
 			gov_bucket_blocker(slot, now, &b);
 			gov_bucket_cancel(slot, now);
+			if (b.rule >= 0)
+				gov->rule_state[b.rule].active_timeouts++;
 			LWLockRelease(gov->lock);
 			gov_active_refuse(&b, waited_ms / 1000.0);
 		}

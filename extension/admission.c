@@ -167,23 +167,21 @@ gov_check_killed(GovSlot *slot)
 			 slot->kill_detail[0] ? errdetail("%s", slot->kill_detail) : 0));
 }
 
+/* A refusal by the rule that blocked the login; caller holds gov->lock. */
 static void
-gov_count_refusal(GovSlot *slot, const char *rule, bool rate)
+gov_count_rejected_locked(const GovBlock *b)
 {
-	if (rule)
-	{
-		int			i;
+	if (b->rule < 0 || b->reason == GOV_BLOCK_DISABLED || b->reason == GOV_BLOCK_PAUSED)
+		return;
+	gov->rule_state[b->rule].rejected++;
+	if (b->reason == GOV_BLOCK_RATE)
+		gov->rule_state[b->rule].rejected_rate++;
+}
 
-		LWLockAcquire(gov->lock, LW_EXCLUSIVE);
-		i = gov_find_rule(rule);
-		if (i >= 0)
-		{
-			gov->rule_state[i].rejected++;
-			if (rate)
-				gov->rule_state[i].rejected_rate++;
-		}
-		LWLockRelease(gov->lock);
-	}
+/* A refused login in its pool's totals (the rule's are counted under the lock). */
+static void
+gov_count_refusal(GovSlot *slot)
+{
 	gov_pool_count(gov_pool_for_refusal(NameStr(slot->id.key.database),
 									NameStr(slot->id.key.role),
 									NameStr(slot->id.key.appname), true),
@@ -200,7 +198,7 @@ gov_refuse(GovSlot *slot, const GovBlock *b, double waited_s, bool auth_cut)
 	switch (b->reason)
 	{
 		case GOV_BLOCK_PAUSED:
-			gov_count_refusal(slot, NULL, false);
+			gov_count_refusal(slot);
 			gov_event_record(&slot->id, NULL, GOV_ACTION_REJECT, "database_paused", waited_s, 0);
 			ereport(FATAL,
 					(errcode(ERRCODE_TOO_MANY_CONNECTIONS),
@@ -209,7 +207,7 @@ gov_refuse(GovSlot *slot, const GovBlock *b, double waited_s, bool auth_cut)
 					 errhint("Retry after the administrator resumes the database.")));
 			break;
 		case GOV_BLOCK_DISABLED:
-			gov_count_refusal(slot, NULL, false);
+			gov_count_refusal(slot);
 			gov_event_record(&slot->id, NULL, GOV_ACTION_REJECT, "database_disabled", 0, 0);
 			ereport(FATAL,
 					(errcode(ERRCODE_TOO_MANY_CONNECTIONS),
@@ -217,7 +215,7 @@ gov_refuse(GovSlot *slot, const GovBlock *b, double waited_s, bool auth_cut)
 					 errhint("An administrator ran governor.disable(); governor.enable() allows logins again.")));
 			break;
 		case GOV_BLOCK_RATE:
-			gov_count_refusal(slot, rule, true);
+			gov_count_refusal(slot);
 			gov_event_record(&slot->id, rule, GOV_ACTION_REJECT, "max_login_rate", waited_s, b->rate);
 			ereport(FATAL,
 					(errcode(ERRCODE_TOO_MANY_CONNECTIONS),
@@ -228,7 +226,7 @@ gov_refuse(GovSlot *slot, const GovBlock *b, double waited_s, bool auth_cut)
 			break;
 		case GOV_BLOCK_CAP:
 		case GOV_BLOCK_NONE:
-			gov_count_refusal(slot, rule, false);
+			gov_count_refusal(slot);
 			gov_event_record(&slot->id, rule, GOV_ACTION_REJECT, "max_connections",
 							 b->in_use, b->cap);
 			ereport(FATAL,
@@ -246,7 +244,7 @@ gov_refuse(GovSlot *slot, const GovBlock *b, double waited_s, bool auth_cut)
 pg_noreturn static void
 gov_refuse_queue_full(GovSlot *slot, int bound)
 {
-	gov_count_refusal(slot, NULL, false);
+	gov_count_refusal(slot);
 	gov_event_record(&slot->id, NULL, GOV_ACTION_REJECT, "queue_full", bound, bound);
 	ereport(FATAL,
 			(errcode(ERRCODE_TOO_MANY_CONNECTIONS),
@@ -291,7 +289,7 @@ gov_wait_for_rules(GovSlot *slot)
 
 	if (gov_rules_unavailable == GOV_UNAVAILABLE_REFUSE)
 	{
-		gov_count_refusal(slot, NULL, false);
+		gov_count_refusal(slot);
 		gov_event_record(&slot->id, NULL, GOV_ACTION_REJECT, "rules_unavailable", 0, 0);
 		ereport(FATAL,
 				(errcode(ERRCODE_TOO_MANY_CONNECTIONS),
@@ -320,16 +318,11 @@ gov_admit(GovSlot *slot)
 	gov_match_rules(slot);
 	if (gov_bucket_try(slot, GOV_BUCKET_LOGIN, now, &b))
 	{
-		int			would;
-
+		if (b.would_rule >= 0)
+			gov->rule_state[b.would_rule].would_reject++;
 		LWLockRelease(gov->lock);
 		if (b.would_rule >= 0)
 		{
-			LWLockAcquire(gov->lock, LW_EXCLUSIVE);
-			would = gov_find_rule(NameStr(b.would_name));
-			if (would >= 0)
-				gov->rule_state[would].would_reject++;
-			LWLockRelease(gov->lock);
 			gov_event_record(&slot->id, NameStr(b.would_name), GOV_ACTION_WOULD_REJECT,
 							 b.would_rate ? "max_login_rate" : "max_connections",
 							 b.would_in_use, b.would_cap);
@@ -346,6 +339,7 @@ gov_admit(GovSlot *slot)
 		(b.reason != GOV_BLOCK_PAUSED &&
 		 gov_rule_queue_timeout(&gov->rules[b.rule]) <= 0))
 	{
+		gov_count_rejected_locked(&b);
 		LWLockRelease(gov->lock);
 		gov_refuse(slot, &b, 0.0, false);
 	}
@@ -398,6 +392,7 @@ gov_admit(GovSlot *slot)
 			if (gov_db_disabled(dbname))
 				b.reason = GOV_BLOCK_DISABLED;
 			gov_bucket_cancel(slot, now);
+			gov_count_rejected_locked(&b);
 			LWLockRelease(gov->lock);
 			gov_refuse(slot, &b, waited_ms / 1000.0,
 					   budget == 0 && (timeout == GOV_NONE || waited_ms < timeout));
