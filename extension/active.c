@@ -65,11 +65,10 @@ gov_active_booked(GovSlot *slot, int64 waited_us, TimestampTz now)
 {
 	GovCounters *c = &slot->counters;
 
-	pg_atomic_write_u64(&c->assignments, pg_atomic_read_u64(&c->assignments) + 1);
+	gov_counter_add(&c->assignments, 1);
 	if (waited_us > 0)
 	{
-		pg_atomic_write_u64(&c->wait_time_us,
-							pg_atomic_read_u64(&c->wait_time_us) + (uint64) waited_us);
+		gov_counter_add(&c->wait_time_us, (uint64) waited_us);
 		gov_active_waited_us += waited_us;
 		gov_active_wait_end = now;
 	}

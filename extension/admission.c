@@ -426,9 +426,8 @@ gov_admit(GovSlot *slot)
 	gov_check_killed(slot);
 
 	/* Booked like PgBouncer books client wait: once, when it is served. */
-	pg_atomic_write_u64(&slot->counters.wait_time_us,
-						pg_atomic_read_u64(&slot->counters.wait_time_us) +
-						(uint64) Max(slot->admit_time - slot->wait.start, 0));
+	gov_counter_add(&slot->counters.wait_time_us,
+					(uint64) Max(slot->admit_time - slot->wait.start, 0));
 }
 
 /*
@@ -461,8 +460,7 @@ gov_login_xact_callback(XactEvent event, void *arg)
 	gov_pool_count(pool, GOV_POOL_CONNECTIONS);
 	/* Under max_active a server is assigned per transaction (active.c). */
 	if (!slot->has_max_active)
-		pg_atomic_write_u64(&slot->counters.assignments,
-							pg_atomic_read_u64(&slot->counters.assignments) + 1);
+		gov_counter_add(&slot->counters.assignments, 1);
 	/* Killed since PRE_COMMIT: end the way a started session is ended. */
 	if (pg_atomic_read_u32(&slot->kill_pending) != 0)
 		(void) kill(MyProcPid, SIGTERM);

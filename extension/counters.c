@@ -95,13 +95,6 @@ gov_counters_init(void)
  * ----------------------------------------------------------------
  */
 
-/* Single writer: read + store, no locked instruction. */
-static inline void
-gov_counter_add(pg_atomic_uint64 *c, uint64 delta)
-{
-	pg_atomic_write_u64(c, pg_atomic_read_u64(c) + delta);
-}
-
 static void
 gov_book_query(TimestampTz end)
 {

@@ -52,4 +52,14 @@ typedef struct GovBackendInfo
 
 extern void gov_backend_info(const GovSlot *slot, int slotno, GovBackendInfo *info);
 
+/*
+ * Add to one of the session's own counters (GovCounters): it is their
+ * single writer, so read + store, no locked instruction.
+ */
+static inline void
+gov_counter_add(pg_atomic_uint64 *c, uint64 delta)
+{
+	pg_atomic_write_u64(c, pg_atomic_read_u64(c) + delta);
+}
+
 #endif							/* GOV_REGISTRY_H */
