@@ -120,18 +120,25 @@ gov_format_addr(const SockAddr *sa, char *host, int *port)
 	*port = atoi(portbuf);
 }
 
-void
-gov_identity_from_port(GovIdentity *id, const Port *port)
+/* The identity of a login, and its client's port number. */
+static void
+gov_identity_fill(GovIdentity *id, const Port *port, int *port_no)
 {
-	int			port_no;
-
 	memset(id, 0, sizeof(*id));
 	gov_name_copy(&id->key.database, port->database_name);
 	gov_name_copy(&id->key.role, port->user_name);
 	/* Clipped like pgstat_report_appname, so views and rules agree. */
 	gov_name_copy(&id->key.appname, port->application_name ? port->application_name : "");
 	id->pid = MyProcPid;
-	gov_format_addr(&port->raddr, id->addr, &port_no);
+	gov_format_addr(&port->raddr, id->addr, port_no);
+}
+
+void
+gov_identity_from_port(GovIdentity *id, const Port *port)
+{
+	int			port_no;
+
+	gov_identity_fill(id, port, &port_no);
 }
 
 void
@@ -142,11 +149,10 @@ gov_registry_claim(Port *port, GovExemptReason exempt, Oid roleid)
 	Assert(slotno < gov_nslots);
 
 	/* Identity first, while pid == 0 keeps readers away. */
-	gov_identity_from_port(&slot->id, port);
+	gov_identity_fill(&slot->id, port, &slot->port);
 	slot->key_hash = hash_bytes((const unsigned char *) &slot->id.key, sizeof(GovPoolKey));
 	slot->roleid = roleid;
 	slot->raddr = port->raddr;
-	gov_format_addr(&port->raddr, slot->id.addr, &slot->port);
 	gov_format_addr(&port->laddr, slot->local_addr, &slot->local_port);
 	slot->tls[0] = '\0';
 #ifdef USE_SSL
