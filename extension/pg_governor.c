@@ -237,8 +237,7 @@ gov_shmem_size(void)
 	size = add_size(size, mul_size(gov_max_rules, sizeof(GovRuleState)));
 	size = add_size(size, mul_size(gov_max_events, sizeof(GovEvent)));
 	size = add_size(size, mul_size(gov_max_backends(), sizeof(GovSlot)));
-	size = add_size(size, mul_size(gov_max_pools + 1, sizeof(GovPool)));
-	size = add_size(size, hash_estimate_size(gov_max_pools + 1, sizeof(GovPoolKey) + sizeof(int)));
+	size = add_size(size, gov_pools_shmem_size());
 	size = add_size(size, gov_bans_shmem_size());
 	return size;
 }
@@ -273,6 +272,9 @@ gov_shmem_startup(void)
 		gov_max_events * sizeof(GovEvent);
 	p = ShmemInitStruct("pg_governor", base, &found);
 	gov = (GovShared *) p;
+	/* ShmemInitStruct zeroes nothing; the arrays below are set for good. */
+	if (!found)
+		memset(gov, 0, base);
 	p += MAXALIGN(sizeof(GovShared));
 	gov->rules = (GovRule *) p;
 	p += gov_max_rules * sizeof(GovRule);
@@ -290,11 +292,6 @@ gov_shmem_startup(void)
 		LWLockPadded *locks = GetNamedLWLockTranche(GOV_EXTENSION_NAME);
 		int			i;
 
-		/* ShmemInitStruct of the first struct already zeroed nothing. */
-		memset(gov, 0, base);
-		gov->rules = (GovRule *) ((char *) gov + MAXALIGN(sizeof(GovShared)));
-		gov->rule_state = (GovRuleState *) ((char *) gov->rules + gov_max_rules * sizeof(GovRule));
-		gov->events = (GovEvent *) ((char *) gov->rule_state + gov_max_rules * sizeof(GovRuleState));
 		gov->lock = &locks[0].lock;
 		gov->pools_lock = &locks[1].lock;
 		gov->bans_lock = &locks[2].lock;

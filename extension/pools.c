@@ -41,6 +41,13 @@ typedef struct GovPoolHashEntry
 	int			index;
 } GovPoolHashEntry;
 
+Size
+gov_pools_shmem_size(void)
+{
+	return add_size(mul_size(gov_max_pools + 1, sizeof(GovPool)),
+					hash_estimate_size(gov_max_pools + 1, sizeof(GovPoolHashEntry)));
+}
+
 void
 gov_pools_attach(void)
 {

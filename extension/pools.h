@@ -23,6 +23,9 @@ typedef enum GovPoolCounter
 	GOV_POOL_AUTH_FAILED
 } GovPoolCounter;
 
+/* Shared memory: the pool table and its hash. */
+extern Size gov_pools_shmem_size(void);
+
 /* Shared memory startup, in every process: attach the hash. */
 extern void gov_pools_attach(void);
 
