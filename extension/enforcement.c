@@ -57,6 +57,9 @@
 
 static emit_log_hook_type prev_emit_log_hook = NULL;
 
+/* How long after a transaction_timeout armed by the session the worker acts. */
+#define GOV_XACT_TIMEOUT_GRACE_US	INT64CONST(1000000)
+
 static void gov_emit_log(ErrorData *edata);
 
 void
@@ -82,7 +85,12 @@ gov_lifetime_jitter(const GovSlot *slot, int64 limit_ms)
 	return (int64) (slot->jitter_seed % (uint32) (spread + 1));
 }
 
-bool
+/*
+ * Deadline of one limit for a session in its current state, from the
+ * enforced limits or (monitor) the stricter monitor-mode ones.  False
+ * when the limit does not apply to the state the session is in.
+ */
+static bool
 gov_limit_deadline(const GovSlot *slot, const GovBackendInfo *info,
 				   GovEndKind kind, bool monitor, GovDeadline *d)
 {

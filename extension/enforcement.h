@@ -27,13 +27,6 @@ typedef struct GovDeadline
 /* Install the victim-side emit_log_hook (every backend). */
 extern void gov_enforcement_init(void);
 
-/*
- * Deadline of one limit for a session in its current state, from the
- * enforced limits or (monitor) the stricter monitor-mode ones.  False
- * when the limit does not apply to the state the session is in.
- */
-extern bool gov_limit_deadline(const GovSlot *slot, const GovBackendInfo *info,
-							   GovEndKind kind, bool monitor, GovDeadline *d);
 
 /*
  * The earliest enforced deadline of a session (or a pending reconnect).
@@ -73,14 +66,11 @@ extern bool gov_end_session(const GovTarget *t, GovEndKind kind,
 /* Book an ending (or, monitor, a would-be ending) to a rule by name. */
 extern void gov_count_end(const char *rule, GovEndKind kind, bool monitor);
 
-/* How long after a transaction_timeout armed by the session the worker acts. */
-#define GOV_XACT_TIMEOUT_GRACE_US	INT64CONST(1000000)
-
 #ifdef GOV_HAVE_TRANSACTION_TIMEOUT
 /*
  * 17+: the session lets the server end its transactions at its
  * max_transaction_duration (transaction_timeout, 25P04, exact); the
- * worker stays the fallback, GOV_XACT_TIMEOUT_GRACE_US later.  A stricter
+ * worker stays the fallback, a second later.  A stricter
  * value of the session's own is kept.  Client-level statements call
  * GOV_SYNC_XACT_TIMEOUT, which syncs when transaction_timeout is not what
  * it should be; the utility hook reports the session's own SET/RESET.

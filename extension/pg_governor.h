@@ -129,7 +129,7 @@ typedef struct GovRuleState
 	uint64		rejected;
 	uint64		rejected_rate;
 	uint64		would_reject;
-	uint64		terminated[GOV_NUM_TERMINATIONS];
+	uint64		terminated[GOV_NUM_END_KINDS];
 	uint64		would_terminate[GOV_NUM_LIMITS];
 	uint64		active_waits;
 	uint64		active_timeouts;

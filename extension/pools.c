@@ -379,7 +379,7 @@ gov_pools_collect(GovPoolsView *view, bool gauges)
 	view->stats_reset = gov->stats_reset_time;
 	for (i = 0; i < npools; i++)
 	{
-		GovPool    *pool = &gov_pool_array[i == overflow_row ? gov_max_pools : i];
+		GovPool    *pool = &gov_pool_array[gov_pool_of_row(view, i)];
 		GovPoolLive *row = &view->rows[i];
 
 		if (i == overflow_row && !pool->overflow)

@@ -12,6 +12,7 @@
 #define GOV_POOLS_H
 
 #include "pg_governor.h"
+#include "settings.h"
 
 extern GovPool *gov_pool_array; /* max_pools + 1 entries, by index */
 
@@ -93,6 +94,13 @@ typedef struct GovPoolsView
 	int			in_use;			/* registered non-replication sessions */
 	int			waiting;		/* sessions queued at login or for an active slot */
 } GovPoolsView;
+
+/* The pool table index of a row below npools: the last one is the overflow row. */
+static inline int
+gov_pool_of_row(const GovPoolsView *view, int row)
+{
+	return row == view->npools - 1 ? gov_max_pools : row;
+}
 
 /* Sums of totals and of gauges (rows per database, for instance). */
 extern void gov_totals_add(GovPoolTotals *t, const GovPoolTotals *a);

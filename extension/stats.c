@@ -107,7 +107,7 @@ gov_stats_by_database(const GovPoolsView *view, int *ndb)
 	int			n = 0;
 	int			i;
 
-	for (i = 0; i < Max(view->nrows, view->npools); i++)
+	for (i = 0; i < view->nrows; i++)
 	{
 		const GovPoolLive *pl = &view->rows[i];
 		GovPoolLive *d = NULL;
@@ -178,7 +178,7 @@ gov_stats_window(void)
 	{
 		for (i = 0; i < view.npools; i++)
 		{
-			GovPool    *pool = &gov_pool_array[i == view.npools - 1 ? gov_max_pools : i];
+			GovPool    *pool = &gov_pool_array[gov_pool_of_row(&view, i)];
 
 			if (!view.rows[i].used)
 				continue;

@@ -25,7 +25,6 @@ typedef enum GovEndKind
 } GovEndKind;
 
 #define GOV_NUM_LIMITS			4	/* GOV_END_IDLE_IN_XACT .. XACT_DURATION */
-#define GOV_NUM_TERMINATIONS	GOV_NUM_END_KINDS
 
 /* What must still hold just before the governor signals a session. */
 typedef enum GovRecheck
