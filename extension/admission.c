@@ -389,8 +389,6 @@ gov_admit(GovSlot *slot)
 			(timeout != GOV_NONE && waited_ms >= timeout))
 		{
 			gov_bucket_blocker(slot, now, &b);
-			if (gov_db_disabled(dbname))
-				b.reason = GOV_BLOCK_DISABLED;
 			gov_bucket_cancel(slot, now);
 			gov_count_rejected_locked(&b);
 			LWLockRelease(gov->lock);

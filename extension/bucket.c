@@ -717,6 +717,11 @@ gov_bucket_blocker(const GovSlot *slot, TimestampTz now, GovBlock *b)
 	memset(b, 0, sizeof(*b));
 	b->rule = -1;
 	b->would_rule = -1;
+	if (slot->wait.kind == GOV_BUCKET_LOGIN && gov_db_disabled(NameStr(slot->id.key.database)))
+	{
+		b->reason = GOV_BLOCK_DISABLED;
+		return;
+	}
 	if (!slot->wait.waiting || rule < 0)
 	{
 		b->reason = GOV_BLOCK_PAUSED;
