@@ -103,14 +103,13 @@ gov_pools(PG_FUNCTION_ARGS)
 		GovPoolGauges *g = &row->g;
 		Datum		values[GOV_POOLS_COLS];
 		bool		nulls[GOV_POOLS_COLS];
-		int64		wait_us = 0;
+		int64		wait_us;
 		int			c = 0;
 
 		if (g->sessions == 0)
 			continue;
 		memset(nulls, 0, sizeof(nulls));
-		if (g->oldest_wait != 0)
-			wait_us = Max(0, view.now - g->oldest_wait);
+		wait_us = gov_age_us(g->oldest_wait, view.now);
 
 		values[c++] = gov_text(NameStr(row->key.database));
 		values[c++] = gov_text(NameStr(row->key.role));
