@@ -68,7 +68,9 @@ sub gov_try_login
 	return ($? >> 8, $out, $err);
 }
 
-# Keep a session open (psql reading from a pipe) until gov_release.
+# Keep a session open (psql reading from a pipe) until gov_release.  Like
+# gov_login_bg and gov_session it runs under the test timeout: a psql that
+# hangs makes the next pump or finish die instead of blocking the run.
 sub gov_hold
 {
 	my ($node, %p) = @_;
@@ -79,7 +81,8 @@ sub gov_hold
 	delete $ENV{PGAPPNAME};
 	my $h = IPC::Run::start(
 		[ $node->installed_command('psql'), '-X', '-q', '-d', gov_connstr($node, %p) ],
-		'<', \$in, '>', \$out, '2>', \$err);
+		'<', \$in, '>', \$out, '2>', \$err,
+		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
 	$in .= ($p{sql} // 'SELECT 1;') . "\n";
 	$h->pump_nb;
 	return { h => $h, in => \$in, out => \$out, err => \$err };
@@ -97,7 +100,8 @@ sub gov_wait_output
 	while (${ $s->{out} } !~ $re)
 	{
 		return 0 if time() > $deadline || !$s->{h}->pumpable;
-		$s->{h}->pump_nb;
+		# The session's own timeout expired: not matched.
+		eval { $s->{h}->pump_nb; 1 } or return 0;
 		select(undef, undef, undef, 0.02);
 	}
 	return 1;
@@ -106,10 +110,20 @@ sub gov_wait_output
 sub gov_release
 {
 	my ($s) = @_;
-	# The session may be gone already (terminated): then there is nothing to quit.
+	# The session may be gone already (terminated): then there is nothing to
+	# quit.  If psql hangs, its timeout makes finish die: then stop it (by
+	# the harness's own pid) and say so.
 	eval {
 		${ $s->{in} } .= "\\q\n";
 		$s->{h}->finish;
+		1;
+	} or do {
+		my $why = $@;
+		if ($why =~ /timeout/i)
+		{
+			diag("psql session did not end: $why");
+			eval { $s->{h}->kill_kill; };
+		}
 	};
 	return ${ $s->{err} };
 }
