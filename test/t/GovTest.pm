@@ -170,7 +170,8 @@ sub gov_count_log
 	return scalar(@m);
 }
 
-# Poll a query until it returns 't' (like poll_query_until, shorter sleeps).
+# Poll a query until it returns 't' (poll_query_until: every 100 ms, up to
+# the test timeout) and make that a test: a timeout fails it.
 sub gov_wait_for
 {
 	my ($node, $sql, $what) = @_;
