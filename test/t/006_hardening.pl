@@ -380,7 +380,26 @@ $clock->safe_psql('postgres', 'SELECT governor.reload()');
 open(my $sf, '>', $shift) or die;
 print $sf "-3600\n";
 close($sf);
-sleep(0.5);
+# The shim re-reads the file every 20 ms at most.  Wait until a new
+# backend's wall clock is an hour behind ours (this process runs without
+# the shim), which proves the shim is in the server at all, and until the
+# worker's state_change is too: the worker stamps it with its own wall
+# clock at every rules read, so the worker has lived through the step
+# before the rule below is written.
+my ($behind, $worker_behind) = (0, 0);
+my $stepped = sub { abs($_[0] - 3600) < 60 };
+my $clock_deadline = time + $PostgreSQL::Test::Utils::timeout_default;
+while (time < $clock_deadline)
+{
+	$behind = time - $clock->safe_psql('postgres', 'SELECT extract(epoch FROM now())');
+	my $w = $clock->safe_psql('postgres',
+		"SELECT extract(epoch FROM state_change) FROM pg_stat_activity WHERE backend_type = 'pg_governor'");
+	$worker_behind = $w eq '' ? 0 : time - $w;
+	last if $stepped->($behind) && $stepped->($worker_behind);
+	sleep(0.05);
+}
+ok($stepped->($behind), sprintf('a new backend\'s wall clock stepped back an hour (%.1f s behind)', $behind));
+ok($stepped->($worker_behind), sprintf('so did the worker\'s, at a rules read after the step (%.1f s behind)', $worker_behind));
 # Written with triggers off (as on a standby or by pg_restore): only the
 # worker's own polling can find it.
 $clock->safe_psql('postgres', q{
