@@ -261,8 +261,16 @@ close($_) for grep { defined } @idle_peers;
 $node->safe_psql('postgres', "ALTER SYSTEM SET governor.metrics_allowed_clients = '127.0.0.2/32'; SELECT pg_reload_conf();");
 ok($node->poll_query_until('postgres', "SELECT current_setting('governor.metrics_allowed_clients') = '127.0.0.2/32'"),
 	'allowed clients set');
-sleep(0.3);
-is(scrape('127.0.0.1', $port), '', 'a client outside metrics_allowed_clients gets nothing');
+# The worker applies it at its next SIGHUP: scrape until it does.
+my $outside;
+my $acl_deadline = time + $PostgreSQL::Test::Utils::timeout_default;
+do
+{
+	$outside = scrape('127.0.0.1', $port);
+	sleep(0.05) if $outside ne '';
+} while ($outside ne '' && time < $acl_deadline);
+is($outside, '', 'a client outside metrics_allowed_clients gets nothing');
+is(join('', map { scrape('127.0.0.1', $port) } 1 .. 3), '', 'every time');
 like(scrape('127.0.0.1', $port, '127.0.0.2'), qr/^HTTP\/1.1 200 OK/, 'one inside it is served');
 ($rc, $out, $err) = $node->psql('postgres', "ALTER SYSTEM SET governor.metrics_allowed_clients = '10.0.0.0/33'");
 like($err, qr/invalid value for parameter "governor.metrics_allowed_clients"/, 'a bad range is refused');
