@@ -94,8 +94,10 @@ ok($node->poll_query_until('appdb',
 cmp_ok(time - $gone, '<', 2, 'within a moment of their clients hanging up, not at the 25 s queue timeout');
 is($node->safe_psql('appdb', "SELECT waiting FROM governor.rule_usage WHERE rule = 'one'"), '0',
 	'the rule counts no waiter');
-is($node->safe_psql('appdb', "SELECT count(*) FROM governor.events WHERE action = 'abandon' AND reason = 'client_disconnected'"),
-	'5', 'each abandoned login is an event');
+# A login records its event after it gave its queue place back: wait for it.
+ok($node->poll_query_until('appdb',
+		"SELECT count(*) FROM governor.events WHERE action = 'abandon' AND reason = 'client_disconnected'", '5'),
+	'each abandoned login is an event');
 gov_release($holder);
 
 # ------------------------------------------------------------------
