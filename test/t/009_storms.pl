@@ -51,6 +51,22 @@ system('cc', '-O2', "-I$incdir", '-o', "$tmp/stormclient", 'test/lib/stormclient
 
 sub connections_received { return gov_count_log($node, qr/LOG:  connection received:/); }
 
+# The count once the server has logged every attempt: until it has not
+# changed for 300 ms (bounded by the test timeout).
+sub connections_received_settled
+{
+	my $n = connections_received();
+	my $since = time;
+	my $deadline = $since + $PostgreSQL::Test::Utils::timeout_default;
+	while (time - $since < 0.3 && time < $deadline)
+	{
+		sleep(0.1);
+		my $m = connections_received();
+		($n, $since) = ($m, time) if $m != $n;
+	}
+	return $n;
+}
+
 # ------------------------------------------------------------------
 # A retry storm against a full cap: refused at once, the clients hammer
 # the server; queued, they wait.
@@ -73,8 +89,7 @@ for my $mode ('refused at once', 'queued')
 	my ($out, $err) = ('', '');
 	IPC::Run::run([ "$tmp/stormclient", $connstr, '3', '6', 'SELECT 1' ], '>', \$out, '2>', \$err);
 	my $secs = time - $t0;
-	sleep(0.3);
-	my $seen = connections_received() - $before;
+	my $seen = connections_received_settled() - $before;
 	$rate{$mode} = $seen / $secs;
 	note sprintf("%s: client %s; the server saw %d logins in %.1f s = %.0f per second",
 		$mode, $out =~ s/\n//r, $seen, $secs, $rate{$mode});
@@ -190,11 +205,14 @@ sql(q{
 	SELECT governor.reload();
 });
 my $idle_old = gov_hold($node, user => 'app', app => 'ev-old');
-sleep(0.3);
+ok($node->poll_query_until('postgres', "SELECT state = 'idle' AND query LIKE 'SELECT 1%' FROM pg_stat_activity WHERE application_name = 'ev-old'"),
+	'ev-old idle first');
 my $idle_new = gov_hold($node, user => 'app', app => 'ev-new');
 my $busy = gov_hold($node, user => 'app', app => 'ev-busy', sql => 'BEGIN; SELECT 1;');
 ok($node->poll_query_until('postgres', "SELECT connections = 3 FROM governor.rule_usage WHERE rule = 'ev'"), 'bucket full');
-sleep(1.5);
+# Both idle sessions past evict_idle_after (ev-new, idle since after
+# ev-old, last): the eviction must choose between them.
+ok(gov_app_wait_state_age($node, 'ev-new', 1.2), 'ev-old and ev-new idle for more than evict_idle_after');
 $t0 = time;
 my $w = gov_login_bg($node, "SELECT 'in'", user => 'app', app => 'ev-wait');
 ($rc, $out, $err) = gov_login_finish($w);

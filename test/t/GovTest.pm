@@ -13,7 +13,7 @@ use Exporter 'import';
 our @EXPORT = qw(gov_node gov_connstr gov_try_login gov_hold gov_release gov_wait_for
   gov_login_bg gov_login_finish gov_count_log gov_wait_output gov_send
   gov_session gov_query gov_session_send gov_session_end gov_session_wait_gone
-  gov_session_alive gov_session_wait_state_age);
+  gov_session_alive gov_session_wait_state_age gov_app_wait_state_age);
 
 # A node with pg_governor preloaded; extra settings appended.  Options:
 # tcp => 1 (listen on 127.0.0.1, trust), db => database for CREATE
@@ -256,6 +256,18 @@ sub gov_session_wait_state_age
 	$s->{node}->poll_query_until('postgres',
 		"SELECT now() - state_change > interval '$secs s' FROM pg_stat_activity WHERE pid = $s->{pid}")
 	  or die "session $s->{pid} did not reach state age $secs s";
+}
+
+# The same for sessions known by application_name (gov_hold does not know
+# its backend's pid): wait until every session of $app (there must be one)
+# has been in its current state for more than $secs seconds; true if so
+# within the test timeout.
+sub gov_app_wait_state_age
+{
+	my ($node, $app, $secs, $db) = @_;
+	return $node->poll_query_until($db // 'postgres', qq{
+		SELECT bool_and(now() - state_change > interval '$secs s')
+		FROM pg_stat_activity WHERE application_name = '$app'});
 }
 
 1;
