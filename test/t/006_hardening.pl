@@ -41,7 +41,7 @@ $node->safe_psql('appdb', 'CREATE EXTENSION pg_governor');
 gov_wait_for($node,
 	"SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'pg_governor' AND datname = 'appdb')",
 	'the worker connects to governor.database appdb');
-$node->safe_psql('appdb', q{
+is($node->safe_psql('appdb', q{
 	SET ROLE dbowner;
 	CREATE FUNCTION public.evil(a numeric, b integer) RETURNS numeric
 	LANGUAGE plpgsql AS $$
@@ -54,9 +54,7 @@ $node->safe_psql('appdb', q{
 	INSERT INTO governor.rules (name, queue_timeout, idle_timeout, mode)
 	VALUES ('bait', '5s', '1h', 'monitor');
 	SELECT governor.reload();
-});
-# Several worker passes read the rules meanwhile.
-sleep(1);
+}), 't', 'the worker read the rules with the operator in place (governor.reload() returns after its pass)');
 is($node->safe_psql('postgres', "SELECT rolsuper FROM pg_roles WHERE rolname = 'dbowner'"),
 	'f', 'the database owner did not become superuser through the worker');
 is($node->safe_psql('appdb', "SELECT count(*) FROM governor.rule_usage WHERE rule = 'bait' AND mode = 'monitor'"),
