@@ -155,22 +155,23 @@ is($rc, 0, 'superuser not capped by a full bucket');
 isnt($rc, 0, 'ops capped before it is exempt');
 $node->append_conf('postgresql.conf', "governor.exempt_roles = 'ops'\n");
 $node->reload;
-$node->poll_query_until('postgres', "SELECT current_setting('governor.exempt_roles') = 'ops'");
+gov_wait_for($node, "SELECT current_setting('governor.exempt_roles') = 'ops'", 'governor.exempt_roles = ops in force');
 ($rc, $o, $e) = gov_try_login($node, 'SELECT 1', user => 'ops', app => 'batch-3');
 is($rc, 0, 'role in governor.exempt_roles not capped');
 $node->append_conf('postgresql.conf', "governor.exempt_superusers = off\n");
 $node->reload;
-$node->poll_query_until('postgres', "SELECT NOT current_setting('governor.exempt_superusers')::bool");
+gov_wait_for($node, "SELECT NOT current_setting('governor.exempt_superusers')::bool", 'governor.exempt_superusers = off in force');
 ($rc, $o, $e) = gov_try_login($node, 'SELECT 1', app => 'batch-4');
 like($e, qr/rule "batch"/, 'superuser capped once governor.exempt_superusers is off');
 $node->append_conf('postgresql.conf', "governor.exempt_superusers = on\n");
 $node->reload;
-$node->poll_query_until('postgres', "SELECT current_setting('governor.exempt_superusers')::bool");
+gov_wait_for($node, "SELECT current_setting('governor.exempt_superusers')::bool", 'governor.exempt_superusers = on again');
 
 # --- A crashed backend leaves no stale count.
 my $victim = $node->safe_psql('postgres', "SELECT pid FROM governor.clients WHERE application_name = 'batch-1'");
 kill 'KILL', $victim;
-$node->poll_query_until('postgres', "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'pg_governor'");
+gov_wait_for($node, "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'pg_governor'",
+	'the worker is back after the crash-restart');
 gov_wait_for($node, "SELECT connections = 0 FROM governor.rule_usage WHERE rule = 'batch'",
 	'after the crash-restart the batch bucket is empty');
 ($rc, $o, $e) = gov_try_login($node, 'SELECT 1', user => 'app', app => 'batch-5');

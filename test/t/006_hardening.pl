@@ -70,7 +70,7 @@ $node->safe_psql('appdb', q{
 	SELECT governor.reload();
 });
 my $holder = gov_hold($node, user => 'app', app => 'cap1', dbname => 'appdb');
-$node->poll_query_until('appdb', "SELECT connections = 1 FROM governor.rule_usage WHERE rule = 'one'");
+ok($node->poll_query_until('appdb', "SELECT connections = 1 FROM governor.rule_usage WHERE rule = 'one'"), 'the only place of rule one is held');
 my @quitters = map {
 	gov_login_bg($node, 'SELECT 1', user => 'app', app => 'cap1', dbname => 'appdb',
 		conn => 'connect_timeout=2')
@@ -159,7 +159,7 @@ $node->safe_psql('appdb', q{
 	SELECT governor.reload();
 });
 my $r1 = gov_hold($node, user => 'app', app => 'res', dbname => 'appdb');
-$node->poll_query_until('appdb', "SELECT connections = 1 FROM governor.rule_usage WHERE rule = 'res'");
+ok($node->poll_query_until('appdb', "SELECT connections = 1 FROM governor.rule_usage WHERE rule = 'res'"), 'the first login takes the place of rule res');
 $t0 = time;
 my $r2 = gov_hold($node, user => 'app', app => 'res', dbname => 'appdb');
 ok($node->poll_query_until('appdb', "SELECT connections = 2 FROM governor.rule_usage WHERE rule = 'res'"),
@@ -284,7 +284,7 @@ $node->safe_psql('appdb', q{
 	SELECT governor.reload();
 });
 my $fh = gov_hold($node, user => 'app', app => 'full', dbname => 'appdb');
-$node->poll_query_until('appdb', "SELECT connections = 1 FROM governor.rule_usage WHERE rule = 'full'");
+ok($node->poll_query_until('appdb', "SELECT connections = 1 FROM governor.rule_usage WHERE rule = 'full'"), 'the only place of rule full is held');
 my @queued = map { gov_login_bg($node, 'SELECT 1', user => 'app', app => 'full', dbname => 'appdb') } 1 .. 8;
 ok($node->poll_query_until('appdb', "SELECT waiting = 8 FROM governor.rule_usage WHERE rule = 'full'"),
 	'eight logins queued');
@@ -360,7 +360,8 @@ is($nodb->safe_psql('postgres', "SELECT value || ' ' || status FROM governor.hea
 like($nodb->safe_psql('postgres', 'SELECT governor.metrics()'),
 	qr/^pg_governor_health_value\{signal="rules_state"\} 2/m, 'so do the metrics');
 $nodb->safe_psql('postgres', "ALTER SYSTEM SET governor.rules_unavailable = 'refuse'; SELECT pg_reload_conf();");
-$nodb->poll_query_until('postgres', "SELECT current_setting('governor.rules_unavailable') = 'refuse'");
+ok($nodb->poll_query_until('postgres', "SELECT current_setting('governor.rules_unavailable') = 'refuse'"),
+	'governor.rules_unavailable = refuse in force');
 ($rc, $out, $err) = gov_try_login($nodb, 'SELECT 1', user => 'app', app => 'strict');
 like($err, qr/FATAL:  pg_governor: connection rules are not loaded/,
 	'with rules_unavailable = refuse a governed login is refused');
