@@ -51,6 +51,9 @@ my ($maxb, $maxs, $n) = split /\|/, $node->safe_psql('postgres',
 cmp_ok($n, '>', 100, "sampled the bucket $n times during the storm");
 cmp_ok($maxb, '<=', 5, "bucket never above its cap of 5 (max seen $maxb)");
 cmp_ok($maxs, '<=', 5, "pg_stat_activity never saw more than 5 storm queries at once (max $maxs)");
+# Both samplers must have seen the cap reached, or their bounds prove nothing.
+cmp_ok($maxb, '>=', 5, 'the storm filled the bucket to its cap while sampled');
+cmp_ok($maxs, '>=', 5, 'and pg_stat_activity saw 5 storm queries at once');
 my $admitted = $node->safe_psql('postgres', "SELECT total_admitted FROM governor.rule_usage WHERE rule = 'storm'");
 cmp_ok($admitted, '>', 20, "storm logins admitted: $admitted");
 my @refusals = ($err =~ /FATAL:\s+(.*)/g);

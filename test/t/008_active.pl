@@ -99,6 +99,9 @@ my ($maxa, $maxs, $n) = split /\|/, sql('SELECT max(active), max(in_xact), count
 cmp_ok($n, '>', 100, "sampled $n times");
 cmp_ok($maxa, '<=', 3, "rule_usage.active never above 3 (max $maxa)");
 cmp_ok($maxs, '<=', 3, "governor.servers never showed more than 3 in a transaction (max $maxs)");
+# Both samplers must have seen the cap reached, or their bounds prove nothing.
+cmp_ok($maxa, '>=', 3, 'rule_usage.active reached max_active = 3 while sampled');
+cmp_ok($maxs, '>=', 3, 'and governor.servers showed 3 in a transaction at once');
 ok($node->poll_query_until('postgres', "SELECT active = 0 AND active_waiting = 0 FROM governor.rule_usage WHERE rule = 'churn'"),
 	'every slot back afterwards');
 cmp_ok(sql("SELECT total_active_waits FROM governor.rule_usage WHERE rule = 'churn'"), '>', 0,
