@@ -42,8 +42,6 @@ $node->safe_psql('postgres', q{
 sub sql { return $node->safe_psql('postgres', $_[0]); }
 
 # The retrying client, built against this server's libpq.
-my $pg_config = $ENV{PG_CONFIG} // 'pg_config';
-my $bindir = $node->config_data('--bindir');
 my $tmp = PostgreSQL::Test::Utils::tempdir();
 my ($incdir, $libdir) = ($node->config_data('--includedir'), $node->config_data('--libdir'));
 system('cc', '-O2', "-I$incdir", '-o', "$tmp/stormclient", 'test/lib/stormclient.c',
@@ -218,11 +216,15 @@ my $w = gov_login_bg($node, "SELECT 'in'", user => 'app', app => 'ev-wait');
 ($rc, $out, $err) = gov_login_finish($w);
 is($out, 'in', 'the waiting login got in');
 cmp_ok(time - $t0, '<', 2, 'promptly');
+# Its client reads the FATAL at its next query.
+gov_send($idle_old, 'SELECT 2;');
 my $evicted_err = gov_release($idle_old);
 is(sql(q{SELECT string_agg(application_name, ',' ORDER BY application_name) FROM governor.events
          WHERE action = 'evict' AND rule = 'ev'}), 'ev-old', 'the longest-idle session was evicted, not the one in a transaction');
 ok($node->log_contains(qr/\] 57P05 \S+ FATAL:  terminating connection to admit a waiting login: evict_idle_after of pg_governor rule "ev"/),
 	'its client got FATAL 57P05 naming the rule and why');
+like($evicted_err, qr/FATAL:  terminating connection to admit a waiting login: evict_idle_after of pg_governor rule "ev"/,
+	'and the evicted psql printed it');
 is(sql("SELECT total_evicted FROM governor.rule_usage WHERE rule = 'ev'"), '1', 'counted in rule_usage');
 like($node->safe_psql('postgres', 'SELECT governor.metrics()'),
 	qr/^pg_governor_rule_terminated_total\{rule="ev",reason="evict_idle_after"\} 1$/m, 'and in the metrics');
