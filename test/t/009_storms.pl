@@ -228,14 +228,28 @@ like($evicted_err, qr/FATAL:  terminating connection to admit a waiting login: e
 is(sql("SELECT total_evicted FROM governor.rule_usage WHERE rule = 'ev'"), '1', 'counted in rule_usage');
 like($node->safe_psql('postgres', 'SELECT governor.metrics()'),
 	qr/^pg_governor_rule_terminated_total\{rule="ev",reason="evict_idle_after"\} 1$/m, 'and in the metrics');
-# A young session is not evicted: the next waiter waits (and times out).
-sql("UPDATE governor.rules SET queue_timeout = '500ms' WHERE name = 'ev'; SELECT governor.reload();");
-my $young = gov_hold($node, user => 'app', app => 'ev-young');
-ok($node->poll_query_until('postgres', "SELECT connections = 3 FROM governor.rule_usage WHERE rule = 'ev'"), 'full again');
-sql("UPDATE governor.rules SET evict_idle_after = '1h' WHERE name = 'ev'; SELECT governor.reload();");
+# Never a young one: with evict_idle_after at 5 s, a bucket of the session
+# in a transaction and two idle ones that just logged in stays full for a
+# waiter with a 2 s queue timeout, who is refused; once the same two are
+# older than evict_idle_after, a waiter takes the place of one of them.
+gov_release($idle_new);
+sql("UPDATE governor.rules SET queue_timeout = '2s', evict_idle_after = '5s' WHERE name = 'ev'; SELECT governor.reload();");
+ok($node->poll_query_until('postgres', "SELECT connections = 1 FROM governor.rule_usage WHERE rule = 'ev'"),
+	'only the session in a transaction left');
+my @young = map { gov_hold($node, user => 'app', app => 'ev-young') } 1 .. 2;
+ok($node->poll_query_until('postgres', q{
+	SELECT (SELECT connections = 3 AND waiting = 0 FROM governor.rule_usage WHERE rule = 'ev')
+	   AND (SELECT count(*) = 2 FROM pg_stat_activity WHERE application_name = 'ev-young' AND state = 'idle')}),
+	'full again: two young sessions, idle');
 ($rc, $out, $err) = gov_try_login($node, 'SELECT 1', user => 'app', app => 'ev-late');
 like($err, qr/too many connections for pg_governor rule "ev"/, 'nobody idle long enough: the login waits and is refused');
-gov_release($_) for ($idle_new, $busy, $young);
+is(sql("SELECT total_evicted FROM governor.rule_usage WHERE rule = 'ev'"), '1', 'no young session was evicted');
+ok(gov_app_wait_state_age($node, 'ev-young', 5.2), 'the same two sessions idle past evict_idle_after');
+($rc, $out, $err) = gov_try_login($node, "SELECT 'in'", user => 'app', app => 'ev-later');
+is($out, 'in', 'now a waiting login gets in') or diag $err;
+is(sql("SELECT count(*) FROM governor.events WHERE action = 'evict' AND rule = 'ev' AND application_name = 'ev-young'"), '1',
+	'by evicting one of them');
+gov_release($_) for ($busy, @young);
 
 # ------------------------------------------------------------------
 # The authentication circuit breaker.
