@@ -41,7 +41,7 @@ $node->safe_psql('appdb', 'CREATE EXTENSION pg_governor');
 gov_wait_for($node,
 	"SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'pg_governor' AND datname = 'appdb')",
 	'the worker connects to governor.database appdb');
-$node->safe_psql('appdb', q{
+is($node->safe_psql('appdb', q{
 	SET ROLE dbowner;
 	CREATE FUNCTION public.evil(a numeric, b integer) RETURNS numeric
 	LANGUAGE plpgsql AS $$
@@ -54,9 +54,7 @@ $node->safe_psql('appdb', q{
 	INSERT INTO governor.rules (name, queue_timeout, idle_timeout, mode)
 	VALUES ('bait', '5s', '1h', 'monitor');
 	SELECT governor.reload();
-});
-# Several worker passes read the rules meanwhile.
-sleep(1);
+}), 't', 'the worker read the rules with the operator in place (governor.reload() returns after its pass)');
 is($node->safe_psql('postgres', "SELECT rolsuper FROM pg_roles WHERE rolname = 'dbowner'"),
 	'f', 'the database owner did not become superuser through the worker');
 is($node->safe_psql('appdb', "SELECT count(*) FROM governor.rule_usage WHERE rule = 'bait' AND mode = 'monitor'"),
@@ -72,7 +70,7 @@ $node->safe_psql('appdb', q{
 	SELECT governor.reload();
 });
 my $holder = gov_hold($node, user => 'app', app => 'cap1', dbname => 'appdb');
-$node->poll_query_until('appdb', "SELECT connections = 1 FROM governor.rule_usage WHERE rule = 'one'");
+ok($node->poll_query_until('appdb', "SELECT connections = 1 FROM governor.rule_usage WHERE rule = 'one'"), 'the only place of rule one is held');
 my @quitters = map {
 	gov_login_bg($node, 'SELECT 1', user => 'app', app => 'cap1', dbname => 'appdb',
 		conn => 'connect_timeout=2')
@@ -94,8 +92,10 @@ ok($node->poll_query_until('appdb',
 cmp_ok(time - $gone, '<', 2, 'within a moment of their clients hanging up, not at the 25 s queue timeout');
 is($node->safe_psql('appdb', "SELECT waiting FROM governor.rule_usage WHERE rule = 'one'"), '0',
 	'the rule counts no waiter');
-is($node->safe_psql('appdb', "SELECT count(*) FROM governor.events WHERE action = 'abandon' AND reason = 'client_disconnected'"),
-	'5', 'each abandoned login is an event');
+# A login records its event after it gave its queue place back: wait for it.
+ok($node->poll_query_until('appdb',
+		"SELECT count(*) FROM governor.events WHERE action = 'abandon' AND reason = 'client_disconnected'", '5'),
+	'each abandoned login is an event');
 gov_release($holder);
 
 # ------------------------------------------------------------------
@@ -159,7 +159,7 @@ $node->safe_psql('appdb', q{
 	SELECT governor.reload();
 });
 my $r1 = gov_hold($node, user => 'app', app => 'res', dbname => 'appdb');
-$node->poll_query_until('appdb', "SELECT connections = 1 FROM governor.rule_usage WHERE rule = 'res'");
+ok($node->poll_query_until('appdb', "SELECT connections = 1 FROM governor.rule_usage WHERE rule = 'res'"), 'the first login takes the place of rule res');
 $t0 = time;
 my $r2 = gov_hold($node, user => 'app', app => 'res', dbname => 'appdb');
 ok($node->poll_query_until('appdb', "SELECT connections = 2 FROM governor.rule_usage WHERE rule = 'res'"),
@@ -261,8 +261,16 @@ close($_) for grep { defined } @idle_peers;
 $node->safe_psql('postgres', "ALTER SYSTEM SET governor.metrics_allowed_clients = '127.0.0.2/32'; SELECT pg_reload_conf();");
 ok($node->poll_query_until('postgres', "SELECT current_setting('governor.metrics_allowed_clients') = '127.0.0.2/32'"),
 	'allowed clients set');
-sleep(0.3);
-is(scrape('127.0.0.1', $port), '', 'a client outside metrics_allowed_clients gets nothing');
+# The worker applies it at its next SIGHUP: scrape until it does.
+my $outside;
+my $acl_deadline = time + $PostgreSQL::Test::Utils::timeout_default;
+do
+{
+	$outside = scrape('127.0.0.1', $port);
+	sleep(0.05) if $outside ne '';
+} while ($outside ne '' && time < $acl_deadline);
+is($outside, '', 'a client outside metrics_allowed_clients gets nothing');
+is(join('', map { scrape('127.0.0.1', $port) } 1 .. 3), '', 'every time');
 like(scrape('127.0.0.1', $port, '127.0.0.2'), qr/^HTTP\/1.1 200 OK/, 'one inside it is served');
 ($rc, $out, $err) = $node->psql('postgres', "ALTER SYSTEM SET governor.metrics_allowed_clients = '10.0.0.0/33'");
 like($err, qr/invalid value for parameter "governor.metrics_allowed_clients"/, 'a bad range is refused');
@@ -276,7 +284,7 @@ $node->safe_psql('appdb', q{
 	SELECT governor.reload();
 });
 my $fh = gov_hold($node, user => 'app', app => 'full', dbname => 'appdb');
-$node->poll_query_until('appdb', "SELECT connections = 1 FROM governor.rule_usage WHERE rule = 'full'");
+ok($node->poll_query_until('appdb', "SELECT connections = 1 FROM governor.rule_usage WHERE rule = 'full'"), 'the only place of rule full is held');
 my @queued = map { gov_login_bg($node, 'SELECT 1', user => 'app', app => 'full', dbname => 'appdb') } 1 .. 8;
 ok($node->poll_query_until('appdb', "SELECT waiting = 8 FROM governor.rule_usage WHERE rule = 'full'"),
 	'eight logins queued');
@@ -352,7 +360,8 @@ is($nodb->safe_psql('postgres', "SELECT value || ' ' || status FROM governor.hea
 like($nodb->safe_psql('postgres', 'SELECT governor.metrics()'),
 	qr/^pg_governor_health_value\{signal="rules_state"\} 2/m, 'so do the metrics');
 $nodb->safe_psql('postgres', "ALTER SYSTEM SET governor.rules_unavailable = 'refuse'; SELECT pg_reload_conf();");
-$nodb->poll_query_until('postgres', "SELECT current_setting('governor.rules_unavailable') = 'refuse'");
+ok($nodb->poll_query_until('postgres', "SELECT current_setting('governor.rules_unavailable') = 'refuse'"),
+	'governor.rules_unavailable = refuse in force');
 ($rc, $out, $err) = gov_try_login($nodb, 'SELECT 1', user => 'app', app => 'strict');
 like($err, qr/FATAL:  pg_governor: connection rules are not loaded/,
 	'with rules_unavailable = refuse a governed login is refused');
@@ -380,7 +389,26 @@ $clock->safe_psql('postgres', 'SELECT governor.reload()');
 open(my $sf, '>', $shift) or die;
 print $sf "-3600\n";
 close($sf);
-sleep(0.5);
+# The shim re-reads the file every 20 ms at most.  Wait until a new
+# backend's wall clock is an hour behind ours (this process runs without
+# the shim), which proves the shim is in the server at all, and until the
+# worker's state_change is too: the worker stamps it with its own wall
+# clock at every rules read, so the worker has lived through the step
+# before the rule below is written.
+my ($behind, $worker_behind) = (0, 0);
+my $stepped = sub { abs($_[0] - 3600) < 60 };
+my $clock_deadline = time + $PostgreSQL::Test::Utils::timeout_default;
+while (time < $clock_deadline)
+{
+	$behind = time - $clock->safe_psql('postgres', 'SELECT extract(epoch FROM now())');
+	my $w = $clock->safe_psql('postgres',
+		"SELECT extract(epoch FROM state_change) FROM pg_stat_activity WHERE backend_type = 'pg_governor'");
+	$worker_behind = $w eq '' ? 0 : time - $w;
+	last if $stepped->($behind) && $stepped->($worker_behind);
+	sleep(0.05);
+}
+ok($stepped->($behind), sprintf('a new backend\'s wall clock stepped back an hour (%.1f s behind)', $behind));
+ok($stepped->($worker_behind), sprintf('so did the worker\'s, at a rules read after the step (%.1f s behind)', $worker_behind));
 # Written with triggers off (as on a standby or by pg_restore): only the
 # worker's own polling can find it.
 $clock->safe_psql('postgres', q{

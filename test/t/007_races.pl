@@ -105,7 +105,7 @@ $node->safe_psql('postgres', q{
 	SELECT governor.reload();
 });
 my $victim = gov_hold($node, user => 'app', app => 'victim');
-$node->poll_query_until('postgres', "SELECT count(*) = 1 FROM governor.clients WHERE application_name = 'victim'");
+gov_wait_for($node, "SELECT count(*) = 1 FROM governor.clients WHERE application_name = 'victim'", 'the victim session is up');
 $node->safe_psql('postgres', "SELECT injection_points_attach('pg-governor-kill-targets', 'wait')");
 my $killer = gov_login_bg($node, 'SELECT governor.kill()');
 ok(at_point('pg-governor-kill-targets'), 'kill() collected its target and waits');

@@ -42,14 +42,28 @@ $node->safe_psql('postgres', q{
 sub sql { return $node->safe_psql('postgres', $_[0]); }
 
 # The retrying client, built against this server's libpq.
-my $pg_config = $ENV{PG_CONFIG} // 'pg_config';
-my $bindir = $node->config_data('--bindir');
 my $tmp = PostgreSQL::Test::Utils::tempdir();
 my ($incdir, $libdir) = ($node->config_data('--includedir'), $node->config_data('--libdir'));
 system('cc', '-O2', "-I$incdir", '-o', "$tmp/stormclient", 'test/lib/stormclient.c',
 	"-L$libdir", "-Wl,-rpath,$libdir", '-lpq') == 0 or die 'could not build stormclient';
 
 sub connections_received { return gov_count_log($node, qr/LOG:  connection received:/); }
+
+# The count once the server has logged every attempt: until it has not
+# changed for 300 ms (bounded by the test timeout).
+sub connections_received_settled
+{
+	my $n = connections_received();
+	my $since = time;
+	my $deadline = $since + $PostgreSQL::Test::Utils::timeout_default;
+	while (time - $since < 0.3 && time < $deadline)
+	{
+		sleep(0.1);
+		my $m = connections_received();
+		($n, $since) = ($m, time) if $m != $n;
+	}
+	return $n;
+}
 
 # ------------------------------------------------------------------
 # A retry storm against a full cap: refused at once, the clients hammer
@@ -73,8 +87,7 @@ for my $mode ('refused at once', 'queued')
 	my ($out, $err) = ('', '');
 	IPC::Run::run([ "$tmp/stormclient", $connstr, '3', '6', 'SELECT 1' ], '>', \$out, '2>', \$err);
 	my $secs = time - $t0;
-	sleep(0.3);
-	my $seen = connections_received() - $before;
+	my $seen = connections_received_settled() - $before;
 	$rate{$mode} = $seen / $secs;
 	note sprintf("%s: client %s; the server saw %d logins in %.1f s = %.0f per second",
 		$mode, $out =~ s/\n//r, $seen, $secs, $rate{$mode});
@@ -190,32 +203,53 @@ sql(q{
 	SELECT governor.reload();
 });
 my $idle_old = gov_hold($node, user => 'app', app => 'ev-old');
-sleep(0.3);
+ok($node->poll_query_until('postgres', "SELECT state = 'idle' AND query LIKE 'SELECT 1%' FROM pg_stat_activity WHERE application_name = 'ev-old'"),
+	'ev-old idle first');
 my $idle_new = gov_hold($node, user => 'app', app => 'ev-new');
 my $busy = gov_hold($node, user => 'app', app => 'ev-busy', sql => 'BEGIN; SELECT 1;');
 ok($node->poll_query_until('postgres', "SELECT connections = 3 FROM governor.rule_usage WHERE rule = 'ev'"), 'bucket full');
-sleep(1.5);
+# Both idle sessions past evict_idle_after (ev-new, idle since after
+# ev-old, last): the eviction must choose between them.
+ok(gov_app_wait_state_age($node, 'ev-new', 1.2), 'ev-old and ev-new idle for more than evict_idle_after');
 $t0 = time;
 my $w = gov_login_bg($node, "SELECT 'in'", user => 'app', app => 'ev-wait');
 ($rc, $out, $err) = gov_login_finish($w);
 is($out, 'in', 'the waiting login got in');
 cmp_ok(time - $t0, '<', 2, 'promptly');
+# Its client reads the FATAL at its next query.
+gov_send($idle_old, 'SELECT 2;');
 my $evicted_err = gov_release($idle_old);
 is(sql(q{SELECT string_agg(application_name, ',' ORDER BY application_name) FROM governor.events
          WHERE action = 'evict' AND rule = 'ev'}), 'ev-old', 'the longest-idle session was evicted, not the one in a transaction');
 ok($node->log_contains(qr/\] 57P05 \S+ FATAL:  terminating connection to admit a waiting login: evict_idle_after of pg_governor rule "ev"/),
 	'its client got FATAL 57P05 naming the rule and why');
+like($evicted_err, qr/FATAL:  terminating connection to admit a waiting login: evict_idle_after of pg_governor rule "ev"/,
+	'and the evicted psql printed it');
 is(sql("SELECT total_evicted FROM governor.rule_usage WHERE rule = 'ev'"), '1', 'counted in rule_usage');
 like($node->safe_psql('postgres', 'SELECT governor.metrics()'),
 	qr/^pg_governor_rule_terminated_total\{rule="ev",reason="evict_idle_after"\} 1$/m, 'and in the metrics');
-# A young session is not evicted: the next waiter waits (and times out).
-sql("UPDATE governor.rules SET queue_timeout = '500ms' WHERE name = 'ev'; SELECT governor.reload();");
-my $young = gov_hold($node, user => 'app', app => 'ev-young');
-ok($node->poll_query_until('postgres', "SELECT connections = 3 FROM governor.rule_usage WHERE rule = 'ev'"), 'full again');
-sql("UPDATE governor.rules SET evict_idle_after = '1h' WHERE name = 'ev'; SELECT governor.reload();");
+# Never a young one: with evict_idle_after at 5 s, a bucket of the session
+# in a transaction and two idle ones that just logged in stays full for a
+# waiter with a 2 s queue timeout, who is refused; once the same two are
+# older than evict_idle_after, a waiter takes the place of one of them.
+gov_release($idle_new);
+sql("UPDATE governor.rules SET queue_timeout = '2s', evict_idle_after = '5s' WHERE name = 'ev'; SELECT governor.reload();");
+ok($node->poll_query_until('postgres', "SELECT connections = 1 FROM governor.rule_usage WHERE rule = 'ev'"),
+	'only the session in a transaction left');
+my @young = map { gov_hold($node, user => 'app', app => 'ev-young') } 1 .. 2;
+ok($node->poll_query_until('postgres', q{
+	SELECT (SELECT connections = 3 AND waiting = 0 FROM governor.rule_usage WHERE rule = 'ev')
+	   AND (SELECT count(*) = 2 FROM pg_stat_activity WHERE application_name = 'ev-young' AND state = 'idle')}),
+	'full again: two young sessions, idle');
 ($rc, $out, $err) = gov_try_login($node, 'SELECT 1', user => 'app', app => 'ev-late');
 like($err, qr/too many connections for pg_governor rule "ev"/, 'nobody idle long enough: the login waits and is refused');
-gov_release($_) for ($idle_new, $busy, $young);
+is(sql("SELECT total_evicted FROM governor.rule_usage WHERE rule = 'ev'"), '1', 'no young session was evicted');
+ok(gov_app_wait_state_age($node, 'ev-young', 5.2), 'the same two sessions idle past evict_idle_after');
+($rc, $out, $err) = gov_try_login($node, "SELECT 'in'", user => 'app', app => 'ev-later');
+is($out, 'in', 'now a waiting login gets in') or diag $err;
+is(sql("SELECT count(*) FROM governor.events WHERE action = 'evict' AND rule = 'ev' AND application_name = 'ev-young'"), '1',
+	'by evicting one of them');
+gov_release($_) for ($busy, @young);
 
 # ------------------------------------------------------------------
 # The authentication circuit breaker.

@@ -13,7 +13,7 @@ use Exporter 'import';
 our @EXPORT = qw(gov_node gov_connstr gov_try_login gov_hold gov_release gov_wait_for
   gov_login_bg gov_login_finish gov_count_log gov_wait_output gov_send
   gov_session gov_query gov_session_send gov_session_end gov_session_wait_gone
-  gov_session_alive gov_session_wait_state_age);
+  gov_session_alive gov_session_wait_state_age gov_app_wait_state_age);
 
 # A node with pg_governor preloaded; extra settings appended.  Options:
 # tcp => 1 (listen on 127.0.0.1, trust), db => database for CREATE
@@ -68,7 +68,9 @@ sub gov_try_login
 	return ($? >> 8, $out, $err);
 }
 
-# Keep a session open (psql reading from a pipe) until gov_release.
+# Keep a session open (psql reading from a pipe) until gov_release.  Like
+# gov_login_bg and gov_session it runs under the test timeout: a psql that
+# hangs makes the next pump or finish die instead of blocking the run.
 sub gov_hold
 {
 	my ($node, %p) = @_;
@@ -79,7 +81,8 @@ sub gov_hold
 	delete $ENV{PGAPPNAME};
 	my $h = IPC::Run::start(
 		[ $node->installed_command('psql'), '-X', '-q', '-d', gov_connstr($node, %p) ],
-		'<', \$in, '>', \$out, '2>', \$err);
+		'<', \$in, '>', \$out, '2>', \$err,
+		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
 	$in .= ($p{sql} // 'SELECT 1;') . "\n";
 	$h->pump_nb;
 	return { h => $h, in => \$in, out => \$out, err => \$err };
@@ -97,7 +100,8 @@ sub gov_wait_output
 	while (${ $s->{out} } !~ $re)
 	{
 		return 0 if time() > $deadline || !$s->{h}->pumpable;
-		$s->{h}->pump_nb;
+		# The session's own timeout expired: not matched.
+		eval { $s->{h}->pump_nb; 1 } or return 0;
 		select(undef, undef, undef, 0.02);
 	}
 	return 1;
@@ -106,10 +110,20 @@ sub gov_wait_output
 sub gov_release
 {
 	my ($s) = @_;
-	# The session may be gone already (terminated): then there is nothing to quit.
+	# The session may be gone already (terminated): then there is nothing to
+	# quit.  If psql hangs, its timeout makes finish die: then stop it (by
+	# the harness's own pid) and say so.
 	eval {
 		${ $s->{in} } .= "\\q\n";
 		$s->{h}->finish;
+		1;
+	} or do {
+		my $why = $@;
+		if ($why =~ /timeout/i)
+		{
+			diag("psql session did not end: $why");
+			eval { $s->{h}->kill_kill; };
+		}
 	};
 	return ${ $s->{err} };
 }
@@ -156,7 +170,8 @@ sub gov_count_log
 	return scalar(@m);
 }
 
-# Poll a query until it returns 't' (like poll_query_until, shorter sleeps).
+# Poll a query until it returns 't' (poll_query_until: every 100 ms, up to
+# the test timeout) and make that a test: a timeout fails it.
 sub gov_wait_for
 {
 	my ($node, $sql, $what) = @_;
@@ -241,6 +256,18 @@ sub gov_session_wait_state_age
 	$s->{node}->poll_query_until('postgres',
 		"SELECT now() - state_change > interval '$secs s' FROM pg_stat_activity WHERE pid = $s->{pid}")
 	  or die "session $s->{pid} did not reach state age $secs s";
+}
+
+# The same for sessions known by application_name (gov_hold does not know
+# its backend's pid): wait until every session of $app (there must be one)
+# has been in its current state for more than $secs seconds; true if so
+# within the test timeout.
+sub gov_app_wait_state_age
+{
+	my ($node, $app, $secs, $db) = @_;
+	return $node->poll_query_until($db // 'postgres', qq{
+		SELECT bool_and(now() - state_change > interval '$secs s')
+		FROM pg_stat_activity WHERE application_name = '$app'});
 }
 
 1;
