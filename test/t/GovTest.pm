@@ -110,11 +110,12 @@ sub gov_wait_output
 sub gov_release
 {
 	my ($s) = @_;
-	# The session may be gone already (terminated): then there is nothing to
-	# quit.  If psql hangs, its timeout makes finish die: then stop it (by
-	# the harness's own pid) and say so.
+	# psql quits at the end of its input: finish closes it.  Writing "\\q"
+	# instead races with a session its server has ended (psql leaves at
+	# once): the write fails with EPIPE and finish dies before reading what
+	# psql printed.  If psql hangs, its timeout makes finish die: then stop
+	# it (by the harness's own pid) and say so.
 	eval {
-		${ $s->{in} } .= "\\q\n";
 		$s->{h}->finish;
 		1;
 	} or do {
@@ -123,6 +124,10 @@ sub gov_release
 		{
 			diag("psql session did not end: $why");
 			eval { $s->{h}->kill_kill; };
+		}
+		else
+		{
+			diag("psql session: $why");
 		}
 	};
 	return ${ $s->{err} };
