@@ -127,6 +127,11 @@ ok( $node->poll_query_until('postgres',
 ok( $node->poll_query_until('postgres',
 		q{SELECT maxwait >= 1 FROM governor.pools WHERE "user" = 'app'}),
 	'queued logins wait at least a second');
+# Both, not only the first: the total below counts on two waits of a second.
+ok( $node->poll_query_until('postgres',
+		qq{SELECT count(*) = 2 AND min(wait) >= 1 FROM governor.clients
+		   WHERE state = 'waiting' AND application_name = '$appname'}),
+	'each queued login has waited a second (governor.clients wait)');
 gov_release($h1);
 ok(gov_wait_output($h2, qr/h2 in/), 'the first queued login is admitted when the slot frees');
 ok( $node->poll_query_until('postgres',
