@@ -110,8 +110,11 @@ my $locker = $node->background_psql('appdb');
 $locker->query_safe('BEGIN; LOCK TABLE governor.rules IN ACCESS EXCLUSIVE MODE;');
 ok($node->poll_query_until('appdb', "SELECT status <> 'ok' FROM governor.health WHERE signal = 'rules_state'"),
 	'health shows the rules could not be read while the table is locked');
-my $idle = gov_hold($node, user => 'app', app => 'iit', dbname => 'appdb', sql => 'BEGIN; SELECT 1;');
 my $t0 = time;
+my $idle = gov_hold($node, user => 'app', app => 'iit', dbname => 'appdb', sql => "BEGIN; SELECT 'iit in';");
+# In first: a login not yet registered would pass the check below at once,
+# and its release would end it before its limit.
+ok(gov_wait_output($idle, qr/iit in/), 'the session is in its transaction');
 ok($node->poll_query_until('appdb', "SELECT count(*) = 0 FROM governor.clients WHERE application_name = 'iit'"),
 	'the idle-in-transaction session is terminated while governor.rules is locked');
 cmp_ok(time - $t0, '<', 3, 'on time: limit 1 s, not blocked behind the lock');
