@@ -717,6 +717,22 @@ mode_alternate(int argc, char **argv)
 	return 0;
 }
 
+/* The modes, by the name the scripts give. */
+static const struct
+{
+	const char *name;
+	int			(*run) (int argc, char **argv);
+}			modes[] =
+{
+	{"hold", mode_hold},
+	{"iit", mode_iit},
+	{"queue", mode_queue},
+	{"txn", mode_txn},
+	{"wake", mode_wake},
+	{"sample", mode_sample},
+	{"alternate", mode_alternate},
+};
+
 int
 main(int argc, char **argv)
 {
@@ -737,20 +753,9 @@ main(int argc, char **argv)
 
 	if (argc < 2)
 		die("usage: govbench hold|iit|queue|txn|wake|sample|alternate ...", NULL);
-	if (strcmp(argv[1], "hold") == 0)
-		return mode_hold(argc - 2, argv + 2);
-	if (strcmp(argv[1], "iit") == 0)
-		return mode_iit(argc - 2, argv + 2);
-	if (strcmp(argv[1], "queue") == 0)
-		return mode_queue(argc - 2, argv + 2);
-	if (strcmp(argv[1], "txn") == 0)
-		return mode_txn(argc - 2, argv + 2);
-	if (strcmp(argv[1], "wake") == 0)
-		return mode_wake(argc - 2, argv + 2);
-	if (strcmp(argv[1], "sample") == 0)
-		return mode_sample(argc - 2, argv + 2);
-	if (strcmp(argv[1], "alternate") == 0)
-		return mode_alternate(argc - 2, argv + 2);
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		if (strcmp(argv[1], modes[i].name) == 0)
+			return modes[i].run(argc - 2, argv + 2);
 	die("unknown mode", NULL);
 	return 1;
 }
