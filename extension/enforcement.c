@@ -340,6 +340,7 @@ gov_end_session(const GovTarget *t, GovEndKind kind, const char *rule,
 #ifdef GOV_HAVE_TRANSACTION_TIMEOUT
 int			gov_xact_timeout_client = -1;
 int			gov_xact_timeout_armed = 0;
+int			gov_xact_timeout_ours = 0;
 static NameData gov_armed_rule;		/* the rule the armed limit is of */
 static GovEndKind gov_self_end = GOV_NUM_END_KINDS;	/* the server ended us for it */
 static double gov_self_observed_s;
@@ -378,13 +379,16 @@ gov_xact_timeout_sync(void)
 	LWLockRelease(gov->lock);
 
 	desired = gov_xact_timeout_desired(wanted);
-	if (TransactionTimeout != desired)
+	if (TransactionTimeout != desired && gov_xact_timeout_unsynced(slot))
 	{
 		char		buf[16];
 
 		snprintf(buf, sizeof(buf), "%d", desired);
 		(void) set_config_option("transaction_timeout", buf, PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SET, true, 0, false);
+		/* Giving the session its own value back keeps ours known: an abort may bring it back. */
+		if (wanted > 0)
+			gov_xact_timeout_ours = desired;
 		if (desired > 0 && IsTransactionState())
 		{
 			TimestampTz since = GetCurrentTransactionStartTimestamp();

@@ -77,6 +77,7 @@ extern void gov_count_end(const char *rule, GovEndKind kind, bool monitor);
  */
 extern int	gov_xact_timeout_client;	/* the session's own value, -1: unknown */
 extern int	gov_xact_timeout_armed;		/* the rule limit in force, 0: none */
+extern int	gov_xact_timeout_ours;		/* the value we last set, 0: none */
 extern void gov_xact_timeout_sync(void);
 extern void gov_xact_timeout_client_set(Node *stmt);
 
@@ -99,11 +100,28 @@ gov_xact_timeout_desired(int wanted)
 	return own > 0 && own < wanted ? own : wanted;
 }
 
+/*
+ * Whether transaction_timeout needs setting.  Under no limit the session's
+ * value is its own (SET LOCAL, set_config(), ALTER SYSTEM included): it is
+ * touched only to take back a value of ours still in force.
+ */
+static inline bool
+gov_xact_timeout_unsynced(const GovSlot *slot)
+{
+	int			wanted = gov_xact_timeout_wanted(slot);
+	int			cur = gov_server_xact_timeout();
+
+	if (gov_xact_timeout_client < 0)
+		return true;
+	if (wanted <= 0)
+		return gov_xact_timeout_ours > 0 && cur == gov_xact_timeout_ours &&
+			cur != gov_xact_timeout_client;
+	return cur != gov_xact_timeout_desired(wanted);
+}
+
 #define GOV_SYNC_XACT_TIMEOUT(slot) \
 	do { \
-		if (unlikely(gov_xact_timeout_client < 0 || \
-					 gov_server_xact_timeout() != \
-					 gov_xact_timeout_desired(gov_xact_timeout_wanted(slot))) && \
+		if (unlikely(gov_xact_timeout_unsynced(slot)) && \
 			IsTransactionState() && !IsInParallelMode()) \
 			gov_xact_timeout_sync(); \
 	} while (0)

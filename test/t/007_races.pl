@@ -45,6 +45,12 @@ is($node->safe_psql('postgres', "SELECT total_terminated_transaction_duration FR
 	'1', 'and counted on its rule');
 ($rc, $out, $err) = gov_try_login($node, 'SHOW transaction_timeout', app => 'other');
 is($out, '0', 'sessions the rule does not govern keep their own transaction_timeout');
+($rc, $out, $err) = gov_try_login($node,
+	"SELECT set_config('transaction_timeout', '5s', false); SHOW transaction_timeout; "
+	  . "BEGIN; SET LOCAL transaction_timeout = '7s'; SHOW transaction_timeout; COMMIT;",
+	app => 'other');
+is(join(',', grep { /s$/ } split /\n/, $out), '5s,5s,7s',
+	'and whatever way they set it (set_config, SET LOCAL), the next statement keeps it');
 
 # A stricter value of the session's own stays, and ends the transaction
 # with the server's own message (not booked to the rule).
