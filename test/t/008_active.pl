@@ -299,11 +299,13 @@ gov_send($h, 'BEGIN; SELECT 1;');
 ok($node->poll_query_until('postgres', "SELECT active = 1 FROM governor.rule_usage WHERE rule = 'slot1'"), 'the slot is held again');
 gov_send($w, 'SELECT pg_sleep(5);');
 ok($node->poll_query_until('postgres', "SELECT active_waiting = 1 FROM governor.rule_usage WHERE rule = 'slot1'"), 'the waiter waits again');
-sleep 1.5;
+# Longer than the limit by far: counted from the transaction's start, the
+# observed time would be 2.5 s or more.
+sleep 2.5;
 gov_send($h, 'COMMIT;');
 my $werr = gov_release($w);
 like($werr, qr/terminating connection due to max_transaction_duration of pg_governor rule "dur": transaction open for 1\.\d+ s, limit 1 s/,
-	'with the slot, its transaction is ended at the limit counted from the slot (not from its start, 1.5 s earlier)');
+	'with the slot, its transaction is ended at the limit counted from the slot (not from its start, 2.5 s earlier)');
 is(sql("SELECT count(*) FROM governor.events WHERE rule = 'dur' AND action = 'terminate' AND observed < 1.5"), '1',
 	'recorded once, observed from the slot');
 gov_release($h);
