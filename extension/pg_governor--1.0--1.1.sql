@@ -193,8 +193,10 @@ GRANT EXECUTE ON FUNCTION @extschema@._rule_usage() TO pg_monitor;
 GRANT SELECT ON @extschema@.rule_usage TO pg_monitor;
 
 COMMENT ON VIEW @extschema@.events IS 'The last governor.max_events actions, oldest first: reject, would_reject, terminate, would_terminate, kill, reconnect, evict, would_wait, ban, banned_reject, abandon (a queued client hung up), rule_problem (a rule stopped matching anyone)';
+COMMENT ON COLUMN @extschema@.stats.total_wait_time IS 'Microseconds sessions waited in the login queue and transactions waited for an active slot (booked when the wait ends with a place, like PgBouncer books it when a client gets a server)';
+COMMENT ON COLUMN @extschema@.stats.avg_wait_time IS 'Microseconds of wait per server assignment (a login, or under max_active a transaction''s slot) over the stats window (PgBouncer 1.23+ meaning)';
 COMMENT ON VIEW @extschema@.health IS
-  'One row per health signal: connection_usage_percent (registered sessions against max_connections minus reserved connections), waiting_sessions (queued at login or for an active slot), avg_wait_ms (login queue wait per admitted session over the stats window), connection_error_rate_percent (refused + failed authentication over all login attempts in the stats window), rules_state (0: the rules of governor.rules are in force; 1: the last read failed and older rules stay in force; 2: none read since the server started). Thresholds: governor.health_* settings.';
+  'One row per health signal: connection_usage_percent (registered sessions against max_connections minus reserved connections), waiting_sessions (queued at login or for an active slot), avg_wait_ms (wait per server assignment: a login, or under max_active a transaction''s slot, over the stats window), connection_error_rate_percent (refused + failed authentication over all login attempts in the stats window), rules_state (0: the rules of governor.rules are in force; 1: the last read failed and older rules stay in force; 2: none read since the server started). Thresholds: governor.health_* settings.';
 
 -- ------------------------------------------------------------------
 -- Authentication circuit breaker (1.1)

@@ -462,14 +462,14 @@ COMMENT ON COLUMN @extschema@.stats.total_received IS 'Always NULL: bytes from c
 COMMENT ON COLUMN @extschema@.stats.total_sent IS 'Always NULL: bytes to clients are not measurable inside the server (PgBouncer counts them on its sockets)';
 COMMENT ON COLUMN @extschema@.stats.total_xact_time IS 'Microseconds inside transactions, from their first statement to their end, idle in transaction included';
 COMMENT ON COLUMN @extschema@.stats.total_query_time IS 'Microseconds executing client statements';
-COMMENT ON COLUMN @extschema@.stats.total_wait_time IS 'Microseconds admitted sessions waited in the login queue (booked when admitted, like PgBouncer books it when a client gets a server)';
+COMMENT ON COLUMN @extschema@.stats.total_wait_time IS 'Microseconds sessions waited in the login queue and transactions waited for an active slot (booked when the wait ends with a place, like PgBouncer books it when a client gets a server)';
 COMMENT ON COLUMN @extschema@.stats.avg_xact_count IS 'Transactions per second over the stats window';
 COMMENT ON COLUMN @extschema@.stats.avg_query_count IS 'Statements per second over the stats window';
 COMMENT ON COLUMN @extschema@.stats.avg_recv IS 'Always NULL: see total_received';
 COMMENT ON COLUMN @extschema@.stats.avg_sent IS 'Always NULL: see total_sent';
 COMMENT ON COLUMN @extschema@.stats.avg_xact_time IS 'Microseconds per transaction over the stats window';
 COMMENT ON COLUMN @extschema@.stats.avg_query_time IS 'Microseconds per statement over the stats window';
-COMMENT ON COLUMN @extschema@.stats.avg_wait_time IS 'Microseconds of login queue wait per admitted session over the stats window (PgBouncer 1.23+ meaning)';
+COMMENT ON COLUMN @extschema@.stats.avg_wait_time IS 'Microseconds of wait per server assignment (a login, or under max_active a transaction''s slot) over the stats window (PgBouncer 1.23+ meaning)';
 COMMENT ON COLUMN @extschema@.stats.total_connections IS 'Sessions admitted';
 COMMENT ON COLUMN @extschema@.stats.total_rejected IS 'Logins refused (rule full after queue_timeout, paused past the wait, disabled database)';
 COMMENT ON COLUMN @extschema@.stats.total_terminated IS 'Sessions terminated by the governor';
@@ -496,7 +496,7 @@ COMMENT ON FUNCTION @extschema@._health() IS 'Backs governor.health';
 
 CREATE VIEW @extschema@.health AS SELECT * FROM @extschema@._health();
 COMMENT ON VIEW @extschema@.health IS
-  'One row per health signal: connection_usage_percent (registered sessions against max_connections minus reserved connections), waiting_sessions (queued at login or for an active slot), avg_wait_ms (login queue wait per admitted session over the stats window), connection_error_rate_percent (refused + failed authentication over all login attempts in the stats window), rules_state (0: the rules of governor.rules are in force; 1: the last read failed and older rules stay in force; 2: none read since the server started). Thresholds: governor.health_* settings.';
+  'One row per health signal: connection_usage_percent (registered sessions against max_connections minus reserved connections), waiting_sessions (queued at login or for an active slot), avg_wait_ms (wait per server assignment: a login, or under max_active a transaction''s slot, over the stats window), connection_error_rate_percent (refused + failed authentication over all login attempts in the stats window), rules_state (0: the rules of governor.rules are in force; 1: the last read failed and older rules stay in force; 2: none read since the server started). Thresholds: governor.health_* settings.';
 COMMENT ON COLUMN @extschema@.health.signal IS 'Signal name; its unit is the suffix';
 COMMENT ON COLUMN @extschema@.health.value IS 'Current value';
 COMMENT ON COLUMN @extschema@.health.warn IS 'Value from which status is warn';
