@@ -195,10 +195,10 @@ gov_refuse(GovSlot *slot, const GovBlock *b, double waited_s, bool auth_cut)
 	const char *rule = b->rule >= 0 ? NameStr(b->rule_name) : NULL;
 	const char *cut = auth_cut ? " (the wait was cut short by authentication_timeout)" : "";
 
+	gov_count_refusal(slot);
 	switch (b->reason)
 	{
 		case GOV_BLOCK_PAUSED:
-			gov_count_refusal(slot);
 			gov_event_record(&slot->id, NULL, GOV_ACTION_REJECT, "database_paused", waited_s, 0);
 			ereport(FATAL,
 					(errcode(ERRCODE_TOO_MANY_CONNECTIONS),
@@ -207,7 +207,6 @@ gov_refuse(GovSlot *slot, const GovBlock *b, double waited_s, bool auth_cut)
 					 errhint("Retry after the administrator resumes the database.")));
 			break;
 		case GOV_BLOCK_DISABLED:
-			gov_count_refusal(slot);
 			gov_event_record(&slot->id, NULL, GOV_ACTION_REJECT, "database_disabled", 0, 0);
 			ereport(FATAL,
 					(errcode(ERRCODE_TOO_MANY_CONNECTIONS),
@@ -215,7 +214,6 @@ gov_refuse(GovSlot *slot, const GovBlock *b, double waited_s, bool auth_cut)
 					 errhint("An administrator ran governor.disable(); governor.enable() allows logins again.")));
 			break;
 		case GOV_BLOCK_RATE:
-			gov_count_refusal(slot);
 			gov_event_record(&slot->id, rule, GOV_ACTION_REJECT, "max_login_rate", waited_s, b->rate);
 			ereport(FATAL,
 					(errcode(ERRCODE_TOO_MANY_CONNECTIONS),
@@ -226,7 +224,6 @@ gov_refuse(GovSlot *slot, const GovBlock *b, double waited_s, bool auth_cut)
 			break;
 		case GOV_BLOCK_CAP:
 		case GOV_BLOCK_NONE:
-			gov_count_refusal(slot);
 			gov_event_record(&slot->id, rule, GOV_ACTION_REJECT, "max_connections",
 							 b->in_use, b->cap);
 			ereport(FATAL,

@@ -26,8 +26,8 @@
  * stays ahead of everyone who came later.
  *
  * Hand-off.  Whoever frees a place (a session leaving, a transaction
- * ending, a reload, a resume) admits the waiters that can now go, marks
- * them granted and sets their latches; nobody else wakes.  A waiter wakes
+ * ending, a reload, a resume) admits the waiters that can now go (takes
+ * them off their queue) and sets their latches; nobody else wakes.  A waiter wakes
  * by itself only for its own timers (queue timeout, a reserve opening, a
  * login-rate token when it heads its queue).
  *

@@ -57,7 +57,7 @@ extern void gov_bucket_wait(GovSlot *slot, GovBucketKind kind,
 
 /*
  * A waiter woke by itself (a timer, a reload, a resume): hand out what
- * its queue can get now, which may admit it.  True if it was admitted.
+ * its queue can get now, which may admit it (slot->wait.waiting clears).
  */
 extern void gov_bucket_poll(GovSlot *slot, TimestampTz now);
 

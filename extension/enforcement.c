@@ -85,6 +85,14 @@ gov_lifetime_jitter(const GovSlot *slot, int64 limit_ms)
 	return (int64) (slot->jitter_seed % (uint32) (spread + 1));
 }
 
+/* A transaction that waited for its active slot runs from the slot. */
+static inline TimestampTz
+gov_xact_clock_start(const GovSlot *slot, TimestampTz xact_start)
+{
+	return slot->holds_active && slot->active_since > xact_start ?
+		slot->active_since : xact_start;
+}
+
 /*
  * Deadline of one limit for a session in its current state, from the
  * enforced limits or (monitor) the stricter monitor-mode ones.  False
@@ -121,9 +129,7 @@ gov_limit_deadline(const GovSlot *slot, const GovBackendInfo *info,
 			if (info->in_xact && info->state != STATE_IDLE &&
 				!(slot->wait.waiting && slot->wait.kind == GOV_BUCKET_ACTIVE))
 			{
-				since = info->xact_start;
-				if (slot->holds_active && slot->active_since > since)
-					since = slot->active_since;
+				since = gov_xact_clock_start(slot, info->xact_start);
 			}
 			break;
 		case GOV_END_LIFETIME:
@@ -202,6 +208,15 @@ gov_target_init(GovTarget *t, int slotno, GovRecheck recheck, TimestampTz since)
 	t->lxid = gov_proc_lxid(GetPGProcByNumber(slotno));
 }
 
+/* Claim a session's ending: one ender only, whoever comes second backs off. */
+static bool
+gov_claim(GovSlot *slot)
+{
+	uint32		unclaimed = 0;
+
+	return pg_atomic_compare_exchange_u32(&slot->signalled, &unclaimed, 1);
+}
+
 /*
  * Re-validate and signal.  The session's status is read again first (13
  * reads it through a snapshot, which must be rebuilt, and building one
@@ -256,13 +271,8 @@ gov_signal(const GovTarget *t, int sqlstate, const char *message, const char *de
 				break;
 		}
 	}
-	/* Claim the session: one ender only, whoever comes second backs off. */
 	if (ok)
-	{
-		uint32		unclaimed = 0;
-
-		ok = pg_atomic_compare_exchange_u32(&slot->signalled, &unclaimed, 1);
-	}
+		ok = gov_claim(slot);
 	if (ok)
 	{
 		slot->kill_sqlstate = sqlstate;
@@ -345,14 +355,6 @@ static NameData gov_armed_rule;		/* the rule the armed limit is of */
 static GovEndKind gov_self_end = GOV_NUM_END_KINDS;	/* the server ended us for it */
 static double gov_self_observed_s;
 
-/* Claim our own ending, unless another ender has (gov_signal). */
-static bool
-gov_claim_self(GovSlot *slot)
-{
-	uint32		unclaimed = 0;
-
-	return pg_atomic_compare_exchange_u32(&slot->signalled, &unclaimed, 1);
-}
 
 /*
  * Make transaction_timeout what the session should run with: the stricter
@@ -391,10 +393,8 @@ gov_xact_timeout_sync(void)
 			gov_xact_timeout_ours = desired;
 		if (desired > 0 && IsTransactionState())
 		{
-			TimestampTz since = GetCurrentTransactionStartTimestamp();
+			TimestampTz since = gov_xact_clock_start(slot, GetCurrentTransactionStartTimestamp());
 
-			if (slot->holds_active && slot->active_since > since)
-				since = slot->active_since;
 			gov_server_xact_timer_start_at(TimestampTzPlusMilliseconds(since, desired));
 		}
 	}
@@ -465,14 +465,11 @@ gov_emit_log(ErrorData *edata)
 	 */
 	if (slot != NULL && edata->elevel == FATAL &&
 		edata->sqlerrcode == ERRCODE_TRANSACTION_TIMEOUT && gov_xact_timeout_armed != 0 &&
-		TransactionTimeout == gov_xact_timeout_armed && gov_claim_self(slot))
+		TransactionTimeout == gov_xact_timeout_armed && gov_claim(slot))
 	{
 		char		message[GOV_TEXT_LEN];
-		TimestampTz since = GetCurrentTransactionStartTimestamp();
+		TimestampTz since = gov_xact_clock_start(slot, GetCurrentTransactionStartTimestamp());
 
-		/* A transaction that waited for its active slot runs from the slot. */
-		if (slot->holds_active && slot->active_since > since)
-			since = slot->active_since;
 		gov_self_observed_s = (double) (GetCurrentTimestamp() - since) / USECS_PER_SEC;
 		snprintf(message, sizeof(message),
 				 "terminating connection due to %s of pg_governor rule \"%s\": %s %.3f s, limit %g s",
