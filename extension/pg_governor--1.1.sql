@@ -134,6 +134,12 @@ BEGIN
             RAISE EXCEPTION 'pg_governor rule "%": % must not be negative', NEW.name, col
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
+        -- '-1 year 361 days' is one day to SQL (30-day months), negative in
+        -- seconds (365.25-day years), which the worker counts.
+        IF pg_catalog.date_part('epoch', v) < 0 THEN
+            RAISE EXCEPTION 'pg_governor rule "%": % mixes positive and negative parts', NEW.name, col
+                USING ERRCODE = 'invalid_parameter_value', HINT = 'Write the interval with one sign.';
+        END IF;
         IF NOT isfinite(v) OR v > interval '100 years' THEN
             RAISE EXCEPTION 'pg_governor rule "%": % must be finite and at most 100 years', NEW.name, col
                 USING ERRCODE = 'invalid_parameter_value', HINT = 'Use NULL for no limit.';
@@ -147,6 +153,10 @@ BEGIN
         IF v <= interval '0' THEN
             RAISE EXCEPTION 'pg_governor rule "%": % must be greater than zero', NEW.name, col
                 USING ERRCODE = 'invalid_parameter_value', HINT = 'Use NULL for no limit.';
+        END IF;
+        IF pg_catalog.date_part('epoch', v) <= 0 THEN
+            RAISE EXCEPTION 'pg_governor rule "%": % mixes positive and negative parts', NEW.name, col
+                USING ERRCODE = 'invalid_parameter_value', HINT = 'Write the interval with one sign.';
         END IF;
         IF NOT isfinite(v) OR v > interval '100 years' THEN
             RAISE EXCEPTION 'pg_governor rule "%": % must be finite and at most 100 years', NEW.name, col

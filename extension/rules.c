@@ -393,8 +393,8 @@ gov_row_interval(GovRow *row, GovCol col, GovRule *r, bool positive)
 	/*
 	 * Only parts of both signs ('-1 year 361 days': one day to SQL, minus
 	 * 4.25 days in seconds) get here and still count outside the range in
-	 * milliseconds.  The trigger lets them through; a limit must not be
-	 * zero or negative, so they are refused here.
+	 * milliseconds.  The trigger refuses them; rows written with triggers
+	 * off are refused here.
 	 */
 	if (!gov_interval_ms(d, &ms) || (positive ? ms <= 0 : ms < 0) ||
 		ms > GOV_MAX_INTERVAL_MS)

@@ -30,6 +30,9 @@ INSERT INTO governor.rules (name) VALUES (repeat('é', 32));
 INSERT INTO governor.rules (name, queue_timeout) VALUES ('eons', '1000000 years');
 -- SQL compares intervals with 30-day months: 36100 days is over 100 years.
 INSERT INTO governor.rules (name, idle_timeout) VALUES ('days', '36100 days');
+-- One day to SQL, minus 4.25 days in seconds: refused, as the worker would.
+INSERT INTO governor.rules (name, queue_timeout) VALUES ('signs', '-1 year 361 days');
+INSERT INTO governor.rules (name, idle_timeout) VALUES ('signs', '-1 year 365 days 6 hours');
 SELECT count(*) FROM governor.rules;
 
 -- More enabled rules than governor.max_rules (20 here) is refused as a whole.
