@@ -182,10 +182,8 @@ gov_count_rejected_locked(const GovBlock *b)
 static void
 gov_count_refusal(GovSlot *slot)
 {
-	gov_pool_count(gov_pool_for_refusal(NameStr(slot->id.key.database),
-									NameStr(slot->id.key.role),
-									NameStr(slot->id.key.appname), true),
-				   GOV_POOL_REJECTED);
+	gov_pool_count_refused(NameStr(slot->id.key.database), NameStr(slot->id.key.role),
+						   NameStr(slot->id.key.appname), true, GOV_POOL_REJECTED);
 }
 
 /* Refuse the login: FATAL 53300 naming what refused it. */
@@ -448,11 +446,10 @@ gov_login_xact_callback(XactEvent event, void *arg)
 	if (gov_conn_socket_create() != 0)
 		gov_hist_observe_atomic(&gov->setup_hist,
 								GetCurrentTimestamp() - gov_conn_socket_create());
-	pool = gov_pool_get(&slot->id.key);
+	pool = gov_pool_get(&slot->id.key, GOV_POOL_CONNECTIONS);
 	LWLockAcquire(gov->lock, LW_EXCLUSIVE);
 	slot->pool = pool;
 	LWLockRelease(gov->lock);
-	gov_pool_count(pool, GOV_POOL_CONNECTIONS);
 	/* Under max_active a server is assigned per transaction (active.c). */
 	if (!slot->has_max_active)
 		gov_counter_add(&slot->counters.assignments, 1);
@@ -498,10 +495,9 @@ gov_count_auth_failed(Port *port)
 	bool		real = OidIsValid(get_role_oid(port->user_name, true)) &&
 		gov_database_exists(port->database_name);
 
-	gov_pool_count(gov_pool_for_refusal(port->database_name, port->user_name,
-									port->application_name ? port->application_name : "",
-									real),
-				   GOV_POOL_AUTH_FAILED);
+	gov_pool_count_refused(port->database_name, port->user_name,
+						   port->application_name ? port->application_name : "",
+						   real, GOV_POOL_AUTH_FAILED);
 }
 
 static void

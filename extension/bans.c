@@ -211,10 +211,9 @@ gov_banned_reject(const Port *port, const GovBan *b)
 	GovIdentity who;
 
 	gov_identity_from_port(&who, port);
-	gov_pool_count(gov_pool_for_refusal(port->database_name, port->user_name,
-										port->application_name ? port->application_name : "",
-										false),
-				   GOV_POOL_REJECTED);
+	gov_pool_count_refused(port->database_name, port->user_name,
+						   port->application_name ? port->application_name : "",
+						   false, GOV_POOL_REJECTED);
 	gov_event_record(&who, NULL, GOV_ACTION_BANNED_REJECT, "auth_fail_limit",
 					 b->failures, gov_auth_fail_limit);
 	ereport(FATAL,

@@ -110,77 +110,32 @@ gov_pool_overflow_locked(void)
 	return gov_max_pools;
 }
 
+/* Find or make the pool of a key; the overflow row when the table is full. */
 static int
-gov_pool_get_overflow(void)
-{
-	int			index;
-
-	LWLockAcquire(gov->pools_lock, LW_EXCLUSIVE);
-	index = gov_pool_overflow_locked();
-	LWLockRelease(gov->pools_lock);
-	return index;
-}
-
-int
-gov_pool_get(const GovPoolKey *key)
+gov_pool_enter_locked(const GovPoolKey *key)
 {
 	GovPoolHashEntry *entry;
 	bool		found;
-	int			index = gov_pool_find(key);
 
-	if (index >= 0)
-		return index;
-
-	LWLockAcquire(gov->pools_lock, LW_EXCLUSIVE);
+	Assert(LWLockHeldByMeInMode(gov->pools_lock, LW_EXCLUSIVE));
 	entry = gov->npools < gov_max_pools ?
 		hash_search(gov_pool_hash, key, HASH_ENTER_NULL, &found) :
 		hash_search(gov_pool_hash, key, HASH_FIND, &found);
 	if (entry == NULL)
-		index = gov_pool_overflow_locked();
-	else
+		return gov_pool_overflow_locked();
+	if (!found)
 	{
-		if (!found)
-		{
-			entry->index = gov->npools++;
-			gov_pool_init(&gov_pool_array[entry->index], key, false);
-		}
-		index = entry->index;
+		entry->index = gov->npools++;
+		gov_pool_init(&gov_pool_array[entry->index], key, false);
 	}
-	LWLockRelease(gov->pools_lock);
-	return index;
+	return entry->index;
 }
 
-/*
- * The pool a refused or failed login counts in: its own if it exists,
- * else its (database, user) pool for a database and role that exist (so
- * a client cannot make up rows), else the overflow row.
- */
-int
-gov_pool_for_refusal(const char *database, const char *role, const char *appname,
-				 bool real)
+static void
+gov_pool_count_locked(int pool, GovPoolCounter which)
 {
-	GovPoolKey	key;
-	int			pool;
+	GovPoolTotals *t = &gov_pool_array[pool].totals;
 
-	gov_pool_key(&key, database, role, appname);
-	pool = gov_pool_find(&key);
-	if (pool >= 0)
-		return pool;
-	if (!real)
-		return gov_pool_get_overflow();
-	gov_pool_key(&key, database, role, "");
-	return gov_pool_get(&key);
-}
-
-void
-gov_pool_count(int pool, GovPoolCounter which)
-{
-	GovPoolTotals *t;
-
-	if (pool < 0)
-		return;
-	LWLockAcquire(gov->pools_lock, LW_EXCLUSIVE);
-	t = &gov_pool_array[pool].totals;
 	switch (which)
 	{
 		case GOV_POOL_CONNECTIONS:
@@ -196,6 +151,51 @@ gov_pool_count(int pool, GovPoolCounter which)
 			t->auth_failed++;
 			break;
 	}
+}
+
+int
+gov_pool_get(const GovPoolKey *key, GovPoolCounter which)
+{
+	int			index;
+
+	LWLockAcquire(gov->pools_lock, LW_EXCLUSIVE);
+	index = gov_pool_enter_locked(key);
+	gov_pool_count_locked(index, which);
+	LWLockRelease(gov->pools_lock);
+	return index;
+}
+
+void
+gov_pool_count_refused(const char *database, const char *role, const char *appname,
+					   bool real, GovPoolCounter which)
+{
+	GovPoolKey	key;
+	GovPoolHashEntry *entry;
+	int			index;
+
+	gov_pool_key(&key, database, role, appname);
+	LWLockAcquire(gov->pools_lock, LW_EXCLUSIVE);
+	entry = hash_search(gov_pool_hash, &key, HASH_FIND, NULL);
+	if (entry != NULL)
+		index = entry->index;
+	else if (!real)
+		index = gov_pool_overflow_locked();
+	else
+	{
+		gov_pool_key(&key, database, role, "");
+		index = gov_pool_enter_locked(&key);
+	}
+	gov_pool_count_locked(index, which);
+	LWLockRelease(gov->pools_lock);
+}
+
+void
+gov_pool_count(int pool, GovPoolCounter which)
+{
+	if (pool < 0)
+		return;
+	LWLockAcquire(gov->pools_lock, LW_EXCLUSIVE);
+	gov_pool_count_locked(pool, which);
 	LWLockRelease(gov->pools_lock);
 }
 

@@ -30,16 +30,19 @@ extern Size gov_pools_shmem_size(void);
 /* Shared memory startup, in every process: attach the hash. */
 extern void gov_pools_attach(void);
 
-/* Index of the pool, created if needed; the overflow row past max_pools. */
-extern int	gov_pool_get(const GovPoolKey *key);
+/*
+ * Index of the pool, created if needed (the overflow row past max_pools),
+ * with one added to a total of it, in one hold of the pools lock.
+ */
+extern int	gov_pool_get(const GovPoolKey *key, GovPoolCounter which);
 
 /*
- * The pool a refused or failed login counts in: its own if it exists,
- * else, when real (its database and role exist), its (database, user)
+ * Add one to a total of the pool a refused or failed login counts in:
+ * its own if it exists, else, when real (its database and role exist), its (database, user)
  * pool, so a client cannot make up rows; else the overflow row.
  */
-extern int	gov_pool_for_refusal(const char *database, const char *role,
-								 const char *appname, bool real);
+extern void gov_pool_count_refused(const char *database, const char *role,
+								   const char *appname, bool real, GovPoolCounter which);
 
 /* Add one to a governance total of a pool (-1: nothing). */
 extern void gov_pool_count(int pool, GovPoolCounter which);
