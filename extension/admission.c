@@ -357,6 +357,7 @@ gov_admit(GovSlot *slot)
 		int64		timeout;
 		int64		waited_ms;
 		TimestampTz next;
+		bool		disabled;
 
 		gov_check_killed(slot);
 		now = GetCurrentTimestamp();
@@ -371,7 +372,8 @@ gov_admit(GovSlot *slot)
 #endif
 
 		LWLockAcquire(gov->lock, LW_EXCLUSIVE);
-		if (slot->state != GOV_SLOT_ADMITTED && !gov_db_disabled(dbname))
+		disabled = gov_db_disabled(dbname);
+		if (slot->state != GOV_SLOT_ADMITTED && !disabled)
 			gov_bucket_poll(slot, now);
 		if (slot->state == GOV_SLOT_ADMITTED)
 		{
@@ -380,7 +382,7 @@ gov_admit(GovSlot *slot)
 		}
 		waited_ms = Max(now - slot->wait.start, 0) / 1000;
 		timeout = gov_bucket_timeout(slot);
-		if (gov_db_disabled(dbname) || budget == 0 ||
+		if (disabled || budget == 0 ||
 			(timeout != GOV_NONE && waited_ms >= timeout))
 		{
 			gov_bucket_blocker(slot, now, &b);
